@@ -1,0 +1,36 @@
+"""The values that flow from the splitter to the narrator: a book and its chapters.
+
+Kept apart from the splitter so that the pool, the writer and the manifest can speak of
+chapters without importing any Markdown machinery.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One chapter: ``text`` is exactly what the narrator says, heading first."""
+
+    index: int
+    title: str
+    text: str
+
+    @property
+    def text_sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Book:
+    """One document split into chapters; ``warnings`` are for the user, not errors."""
+
+    source: Path
+    title: str
+    author: str | None
+    chapters: tuple[Chapter, ...]
+    warnings: tuple[str, ...] = field(default=())
+    source_sha256: str = ""

@@ -1,0 +1,57 @@
+"""The outcome of a run, and with it the whole exit-code policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Report:
+    """Counts and problems collected while the run goes on; failures are recorded, not raised.
+
+    Exit codes: 0 everything asked for is done; 1 some chapters failed (the rest are done and
+    recorded); 2 some documents could not be read (the others were narrated); 3 and 130 are
+    raised as errors (the service refused the run; interrupted), not reported here.
+    """
+
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    pending: int = 0
+    audio_seconds: float = 0.0
+    characters_sent: int = 0
+    wall_seconds: float = 0.0
+    bad_documents: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    stale_files: list[str] = field(default_factory=list)
+    pruned_files: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        if self.failed or self.pending:
+            return 1
+        if self.bad_documents:
+            return 2
+        return 0
+
+    def summary(self) -> str:
+        minutes, seconds = divmod(round(self.audio_seconds), 60)
+        hours, minutes = divmod(minutes, 60)
+        lines = [
+            f"done {self.done}, skipped {self.skipped}, failed {self.failed}"
+            + (f", not done {self.pending}" if self.pending else ""),
+            f"audio {hours:d}:{minutes:02d}:{seconds:02d}, "
+            f"characters sent {self.characters_sent:,}, wall time {self.wall_seconds:.1f} s",
+        ]
+        lines += [f"failed: {line}" for line in self.failures]
+        lines += [f"skipped document: {line}" for line in self.bad_documents]
+        if self.stale_files:
+            lines.append(
+                f"{len(self.stale_files)} file(s) from chapters that no longer exist "
+                "(--prune removes them): "
+                + ", ".join(self.stale_files[:5])
+                + (" ..." if len(self.stale_files) > 5 else "")
+            )
+        if self.pruned_files:
+            lines.append(f"pruned {len(self.pruned_files)} file(s)")
+        return "\n".join(lines)

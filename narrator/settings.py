@@ -1,0 +1,133 @@
+"""Frozen, typed settings: the CLI builds them once and passes them down explicitly.
+
+The core never reads the environment; :func:`find_api_key` is called by the CLI alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+DEFAULT_BASE_URL = "wss://api.elevenlabs.io"
+DEFAULT_VOICE = "JBFqnCBsd6RMkjVDRZzb"
+DEFAULT_MODEL = "eleven_multilingual_v2"
+DEFAULT_FORMAT = "mp3_44100_128"
+DEFAULT_CHUNK_SCHEDULE = (120, 160, 250, 290)
+
+#: Output formats of the stream-input endpoint, as the protocol notes list them.
+OUTPUT_FORMATS = (
+    "mp3_22050_32",
+    "mp3_44100_32",
+    "mp3_44100_64",
+    "mp3_44100_96",
+    "mp3_44100_128",
+    "mp3_44100_192",
+    "pcm_8000",
+    "pcm_16000",
+    "pcm_22050",
+    "pcm_24000",
+    "pcm_44100",
+    "ulaw_8000",
+    "alaw_8000",
+    "opus_48000_32",
+    "opus_48000_64",
+    "opus_48000_96",
+    "opus_48000_128",
+    "opus_48000_192",
+)
+
+#: Models billed at half a credit per character.
+HALF_PRICE_MODEL_MARKERS = ("flash", "turbo")
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """How documents become chapters."""
+
+    encoding: str | None = None
+    heading_level: int | None = None
+    image_alt_text: bool = False
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    """The ``voice_settings`` object of the first message."""
+
+    stability: float = 0.5
+    similarity_boost: float = 0.75
+    style: float = 0.0
+    use_speaker_boost: bool = True
+    speed: float = 1.0
+
+
+@dataclass(frozen=True)
+class SpeechSettings:
+    """Everything that changes the audio of a chapter; its hash decides reruns."""
+
+    voice_id: str = DEFAULT_VOICE
+    model_id: str = DEFAULT_MODEL
+    output_format: str = DEFAULT_FORMAT
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
+    chunk_schedule: tuple[int, ...] = DEFAULT_CHUNK_SCHEDULE
+
+    @property
+    def sha256(self) -> str:
+        blob = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Where and how to connect; ``api_key`` is secret and never printed."""
+
+    engine: str = "local"  # "elevenlabs" or "local" once resolved
+    base_url: str = DEFAULT_BASE_URL
+    api_key: str | None = field(default=None, repr=False)
+    inactivity_timeout: int = 20
+    open_timeout: float = 20.0
+    max_size: int = 16 * 2**20
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """One ``narrate`` invocation."""
+
+    paths: tuple[Path, ...]
+    out: Path
+    speech: SpeechSettings = field(default_factory=SpeechSettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
+    parse: ParseOptions = field(default_factory=ParseOptions)
+    concurrency: int = 4
+    retries: int = 5
+    retry_delay: float = 1.0
+    force: bool = False
+    prune: bool = False
+    dry_run: bool = False
+    show_text: bool = False
+    cover: Path | None = None
+
+
+def find_api_key(explicit: str | None, cwd: Path | None = None) -> str | None:
+    """The key from the option, then ``ELEVENLABS_API_KEY``, then ``.env`` in the folder."""
+    if explicit:
+        return explicit
+    from_env = os.environ.get("ELEVENLABS_API_KEY")
+    if from_env:
+        return from_env
+    from dotenv import dotenv_values
+
+    env_file = (cwd or Path.cwd()) / ".env"
+    if env_file.is_file():
+        value = dotenv_values(env_file).get("ELEVENLABS_API_KEY")
+        if value:
+            return value
+    return None
+
+
+def credit_cost(characters: int, model_id: str) -> float:
+    """Credits for ``characters``: one each, half for flash and turbo models."""
+    half = any(marker in model_id for marker in HALF_PRICE_MODEL_MARKERS)
+    return characters * (0.5 if half else 1.0)

@@ -1,0 +1,48 @@
+"""A stream is accepted only when its audio can have voiced all of its text."""
+
+from __future__ import annotations
+
+import pytest
+
+from narrator.completeness import StreamTally, bytes_per_second, check_complete
+from narrator.errors import IncompleteAudioError, TransientServiceError
+
+
+def tally(chars: int, audio: int, aligned: int | None) -> StreamTally:
+    return StreamTally(
+        characters_sent=chars,
+        spoken_characters_sent=chars,
+        audio_bytes=audio,
+        aligned_characters=aligned or 0,
+        alignment_seen=aligned is not None,
+    )
+
+
+def test_rates() -> None:
+    assert bytes_per_second("mp3_44100_128") == 16000
+    assert bytes_per_second("mp3_22050_32") == 4000
+    assert bytes_per_second("pcm_16000") == 32000
+    assert bytes_per_second("ulaw_8000") == 8000
+    assert bytes_per_second("opus_48000_64") is None
+
+
+def test_no_audio_is_a_failure_and_retryable() -> None:
+    with pytest.raises(IncompleteAudioError, match="no audio") as caught:
+        check_complete(tally(500, 0, None), "mp3_44100_128")
+    assert isinstance(caught.value, TransientServiceError)
+
+
+def test_audio_far_too_short_for_its_text_is_a_failure() -> None:
+    # 6,000 characters is about 400 s of speech; 2 s of audio is a truncation.
+    with pytest.raises(IncompleteAudioError, match="truncated"):
+        check_complete(tally(6000, 32000, None), "mp3_44100_128")
+
+
+def test_alignment_that_misses_text_is_a_failure() -> None:
+    with pytest.raises(IncompleteAudioError, match="alignment covers"):
+        check_complete(tally(1000, 16000 * 70, 500), "mp3_44100_128")
+
+
+def test_a_plausible_stream_passes() -> None:
+    check_complete(tally(1000, 16000 * 70, 990), "mp3_44100_128")
+    check_complete(tally(1000, 10, None), "opus_48000_64")  # length unknown: audio present

@@ -1,0 +1,183 @@
+"""The pool's own rules: order, bounds, retries, the lowered limit and fatal stops."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+
+from narrator.errors import (
+    AuthenticationError,
+    ConnectionDroppedError,
+    RateLimitedError,
+    ServiceError,
+)
+from narrator.pool import Pool, PoolHooks, RetryPolicy, backoff
+from narrator.protocol import is_retryable
+
+
+class Session:
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.closed = False
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.counter = itertools.count(1)
+        self.opened: list[Session] = []
+        self.active = 0
+        self.peak = 0
+        self.started: list[str] = []
+
+    async def open(self) -> Session:
+        await asyncio.sleep(0)
+        session = Session(next(self.counter))
+        self.opened.append(session)
+        return session
+
+
+def make_pool(rec: Recorder, work, workers: int = 2, retries: int = 3, hooks=None) -> Pool:  # type: ignore[no-untyped-def]
+    return Pool(
+        workers=workers,
+        open_session=rec.open,
+        work=work,
+        is_retryable=is_retryable,
+        policy=RetryPolicy(retries=retries, base_delay=0.001, max_delay=0.01),
+        hooks=hooks,
+    )
+
+
+async def test_longest_jobs_start_first_and_concurrency_is_bounded() -> None:
+    rec = Recorder()
+
+    async def work(job: str, session: Session, attempt: int) -> None:
+        rec.started.append(job)
+        rec.active += 1
+        rec.peak = max(rec.peak, rec.active)
+        await asyncio.sleep(0.01)
+        rec.active -= 1
+
+    jobs = ["a", "bbbb", "cc", "ddddddd", "eee"]
+    await make_pool(rec, work, workers=2).run(jobs, weight=len)
+    assert rec.started[:2] == ["ddddddd", "bbbb"]
+    assert sorted(rec.started) == sorted(jobs)
+    assert rec.peak == 2
+    assert all(s.closed for s in rec.opened)
+
+
+async def test_sessions_are_opened_ahead_and_closed_when_unused() -> None:
+    rec = Recorder()
+    seen: list[int] = []
+
+    async def work(job: str, session: Session, attempt: int) -> None:
+        # The next session is already being opened while this job runs.
+        await asyncio.sleep(0.01)
+        seen.append(len(rec.opened))
+
+    await make_pool(rec, work, workers=1).run(["x", "yy", "zzz"], weight=len)
+    assert seen[0] == 2
+    assert len(rec.opened) == 3
+    assert all(s.closed for s in rec.opened)
+
+
+async def test_transient_errors_are_retried_then_succeed() -> None:
+    rec = Recorder()
+    attempts: list[int] = []
+    retried: list[int] = []
+
+    async def work(job: str, session: Session, attempt: int) -> None:
+        attempts.append(attempt)
+        if attempt < 3:
+            raise ConnectionDroppedError("dropped")
+
+    hooks: PoolHooks[str] = PoolHooks(on_retry=lambda job, n, exc, d: retried.append(n))
+    await make_pool(rec, work, hooks=hooks).run(["only"], weight=len)
+    assert attempts == [1, 2, 3]
+    assert retried == [1, 2]
+
+
+async def test_a_job_that_keeps_failing_is_reported_and_the_others_finish() -> None:
+    rec = Recorder()
+    failed: list[tuple[str, BaseException]] = []
+    done: list[str] = []
+
+    async def work(job: str, session: Session, attempt: int) -> None:
+        if job == "bad":
+            raise ConnectionDroppedError("dropped")
+        done.append(job)
+
+    async def on_failure(job: str, exc: BaseException) -> None:
+        failed.append((job, exc))
+
+    hooks: PoolHooks[str] = PoolHooks(on_failure=on_failure)
+    await make_pool(rec, work, retries=2, hooks=hooks).run(["bad", "good", "fine"], weight=len)
+    assert [job for job, _ in failed] == ["bad"]
+    assert sorted(done) == ["fine", "good"]
+
+
+async def test_non_retryable_errors_fail_at_once() -> None:
+    rec = Recorder()
+    attempts: list[int] = []
+    failed: list[str] = []
+
+    async def work(job: str, session: Session, attempt: int) -> None:
+        attempts.append(attempt)
+        raise ServiceError("bad message", code=1008, error="invalid_input_message")
+
+    async def on_failure(job: str, exc: BaseException) -> None:
+        failed.append(job)
+
+    await make_pool(rec, work, hooks=PoolHooks(on_failure=on_failure)).run(["j"], weight=len)
+    assert attempts == [1]
+    assert failed == ["j"]
+
+
+async def test_fatal_error_stops_every_worker() -> None:
+    rec = Recorder()
+    cancelled: list[str] = []
+
+    async def work(job: str, session: Session, attempt: int) -> None:
+        if job == "key":
+            await asyncio.sleep(0.01)
+            raise AuthenticationError("Invalid API key", code=1008, error="invalid_api_key")
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.append(job)
+            raise
+
+    with pytest.raises(AuthenticationError):
+        await make_pool(rec, work, workers=3).run(["key", "long-one", "long-two"], weight=len)
+    assert sorted(cancelled) == ["long-one", "long-two"]
+
+
+async def test_rate_limits_lower_the_concurrency() -> None:
+    rec = Recorder()
+    lowered: list[int] = []
+    refused = {"a": 1, "b": 1}
+
+    async def work(job: str, session: Session, attempt: int) -> None:
+        rec.active += 1
+        try:
+            await asyncio.sleep(0.005)
+            if refused.get(job, 0) > 0:
+                refused[job] -= 1
+                raise RateLimitedError("busy", error="too_many_concurrent_requests")
+            rec.peak = max(rec.peak, rec.active)
+        finally:
+            rec.active -= 1
+
+    hooks: PoolHooks[str] = PoolHooks(on_lowered=lowered.append)
+    await make_pool(rec, work, workers=4, hooks=hooks).run(["a", "b", "c", "d"], weight=len)
+    assert lowered and lowered[-1] < 4
+
+
+def test_backoff_grows_with_full_jitter_and_a_cap() -> None:
+    delays = list(itertools.islice(backoff(1.0, 8.0), 8))
+    assert all(0 <= d <= 8.0 for d in delays)
+    assert max(delays[:1]) <= 1.0

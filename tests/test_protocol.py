@@ -1,0 +1,198 @@
+"""The sans-I/O protocol module, with literal messages as the protocol notes give them."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from narrator import protocol
+from narrator.errors import (
+    AuthenticationError,
+    ConnectionDroppedError,
+    FatalServiceError,
+    ModelRefusedError,
+    QuotaExceededError,
+    RateLimitedError,
+    ServiceError,
+    TransientServiceError,
+    VoiceNotFoundError,
+)
+from narrator.settings import SpeechSettings, VoiceSettings
+
+
+def test_url_carries_model_format_and_timeout_but_never_a_key() -> None:
+    speech = SpeechSettings(
+        voice_id="voice1", model_id="eleven_flash_v2_5", output_format="pcm_16000"
+    )
+    url = protocol.session_url("wss://api.eu.residency.elevenlabs.io", speech, 60)
+    assert url == (
+        "wss://api.eu.residency.elevenlabs.io/v1/text-to-speech/voice1/stream-input"
+        "?model_id=eleven_flash_v2_5&output_format=pcm_16000&inactivity_timeout=60"
+    )
+    assert "key" not in url
+
+
+def test_url_keeps_a_base_path_and_accepts_plain_ws() -> None:
+    url = protocol.session_url("ws://127.0.0.1:8765/proxy/", SpeechSettings(voice_id="v"), 20)
+    assert url.startswith("ws://127.0.0.1:8765/proxy/v1/text-to-speech/v/stream-input?")
+
+
+def test_url_refuses_http_base() -> None:
+    with pytest.raises(ValueError, match="ws://"):
+        protocol.session_url("https://api.elevenlabs.io", SpeechSettings(), 20)
+
+
+def test_key_goes_in_the_xi_api_key_header() -> None:
+    assert protocol.session_headers("sk_secret") == {"xi-api-key": "sk_secret"}
+    assert protocol.session_headers(None) == {}
+
+
+def test_initial_message_is_one_space_with_settings_and_schedule() -> None:
+    speech = SpeechSettings(
+        voice=VoiceSettings(stability=0.3, similarity_boost=0.8, style=0.1, speed=1.1),
+        chunk_schedule=(50, 120),
+    )
+    message = json.loads(protocol.initial_message(speech))
+    assert message == {
+        "text": " ",
+        "voice_settings": {
+            "stability": 0.3,
+            "similarity_boost": 0.8,
+            "style": 0.1,
+            "use_speaker_boost": True,
+            "speed": 1.1,
+        },
+        "generation_config": {"chunk_length_schedule": [50, 120]},
+    }
+
+
+def test_text_messages_end_with_a_space_and_only_the_last_flushes() -> None:
+    assert json.loads(protocol.text_message("Hello there.")) == {"text": "Hello there. "}
+    assert json.loads(protocol.text_message("End. ", flush=True)) == {
+        "text": "End. ",
+        "flush": True,
+    }
+    assert "try_trigger_generation" not in protocol.text_message("x")
+    assert json.loads(protocol.END_OF_STREAM) == {"text": ""}
+    assert json.loads(protocol.KEEP_ALIVE) == {"text": " "}
+
+
+def test_audio_frame_with_null_is_final_and_alignment() -> None:
+    frame = json.dumps(
+        {
+            "audio": base64.b64encode(b"\xff\xfbabc").decode(),
+            "isFinal": None,
+            "normalizedAlignment": {
+                "chars": ["H", "i"],
+                "charStartTimesMs": [0, 50],
+                "charDurationsMs": [50, 60],
+            },
+            "alignment": {
+                "chars": ["H", "i"],
+                "charStartTimesMs": [0, 50],
+                "charsDurationsMs": [50, 60],
+            },
+        }
+    )
+    event = protocol.parse_message(frame)
+    assert isinstance(event, protocol.AudioChunk)
+    assert event.audio == b"\xff\xfbabc"
+    assert event.alignment == protocol.Alignment(("H", "i"), (0, 50), (50, 60))
+    assert event.normalized_alignment is not None
+
+
+@pytest.mark.parametrize("is_final", [None, False])
+def test_audio_frame_is_final_variants_and_null_alignment(is_final: bool | None) -> None:
+    frame = {"audio": base64.b64encode(b"x").decode(), "alignment": None}
+    if is_final is not None:
+        frame["isFinal"] = is_final
+    event = protocol.parse_message(json.dumps(frame))
+    assert isinstance(event, protocol.AudioChunk)
+    assert event.alignment is None
+
+
+def test_final_message() -> None:
+    final = '{"audio": null, "isFinal": true, "normalizedAlignment": null, "alignment": null}'
+    assert isinstance(protocol.parse_message(final), protocol.Final)
+
+
+@pytest.mark.parametrize(
+    ("frame", "kind"),
+    [
+        (
+            {"message": "Invalid API key", "error": "invalid_api_key", "code": 1008},
+            AuthenticationError,
+        ),
+        (
+            {
+                "message": "None of the authentication methods were found.",
+                "error": "authentication_required",
+                "code": 1008,
+            },
+            AuthenticationError,
+        ),
+        (
+            {"message": "out of credits", "error": "quota_exceeded", "code": 1008},
+            QuotaExceededError,
+        ),
+        (
+            {"message": "busy", "error": "too_many_concurrent_requests", "code": 1008},
+            RateLimitedError,
+        ),
+        ({"message": "busy", "error": "system_busy", "code": 1008}, RateLimitedError),
+        ({"message": "no voice", "error": "voice_not_found", "code": 1008}, VoiceNotFoundError),
+        (
+            {
+                "message": "Have not received a new text input",
+                "error": "input_timeout_exceeded",
+                "code": 1008,
+            },
+            TransientServiceError,
+        ),
+        (
+            {"message": "We are sorry, something went wrong.", "code": 1011},
+            TransientServiceError,
+        ),
+    ],
+)
+def test_error_frames_are_classified_by_name(frame: dict[str, object], kind: type) -> None:
+    with pytest.raises(kind) as caught:
+        protocol.parse_message(json.dumps(frame))
+    assert caught.value.code == frame["code"]
+
+
+def test_unreadable_input_message_error_is_not_retried() -> None:
+    frame = {"message": "Could not parse", "error": "invalid_input_message", "code": 1008}
+    with pytest.raises(ServiceError) as caught:
+        protocol.parse_message(json.dumps(frame))
+    assert not protocol.is_retryable(caught.value)
+    assert not isinstance(caught.value, FatalServiceError)
+
+
+def test_garbage_from_the_service_is_a_dropped_connection() -> None:
+    with pytest.raises(ConnectionDroppedError):
+        protocol.parse_message("not json")
+    with pytest.raises(ConnectionDroppedError):
+        protocol.parse_message('{"audio": "***not base64***"}')
+
+
+def test_close_codes() -> None:
+    assert protocol.error_from_close(1000, "", after_final=True) is None
+    assert isinstance(
+        protocol.error_from_close(1000, "", after_final=False), ConnectionDroppedError
+    )
+    assert isinstance(protocol.error_from_close(None, "", after_final=True), ConnectionDroppedError)
+    internal = protocol.error_from_close(1011, "something went wrong", after_final=False)
+    assert isinstance(internal, TransientServiceError) and internal.code == 1011
+    assert protocol.is_retryable(internal)
+
+
+def test_handshake_statuses() -> None:
+    assert isinstance(protocol.error_from_handshake(401, "m"), AuthenticationError)
+    assert isinstance(protocol.error_from_handshake(403, "eleven_v3"), ModelRefusedError)
+    assert isinstance(protocol.error_from_handshake(404, "m"), VoiceNotFoundError)
+    assert isinstance(protocol.error_from_handshake(429, "m"), RateLimitedError)
+    assert protocol.is_retryable(protocol.error_from_handshake(502, "m"))
+    assert not protocol.is_retryable(protocol.error_from_handshake(401, "m"))
