@@ -118,44 +118,60 @@ def is_intact(entry: ChapterEntry, folder: Path) -> bool:
 
 @dataclass
 class Plan:
-    """What a run must do in one folder: ``todo`` entries need the service."""
+    """What a run must do in one folder.
+
+    ``todo`` entries need the service; ``reuse`` pairs a wanted entry with an earlier one
+    whose audio (same text, same settings) is on disk under another name or track number:
+    it is copied and retagged, never paid for twice; ``stale`` are files of chapters gone.
+    """
 
     entries: list[ChapterEntry]
     todo: list[ChapterEntry]
     skipped: list[ChapterEntry]
+    reuse: list[tuple[ChapterEntry, ChapterEntry]]
     stale: list[ChapterEntry]
+
+
+def _same_chapter(want: ChapterEntry, before: ChapterEntry) -> bool:
+    return (want.text_sha256, want.settings_sha256) == (
+        before.text_sha256,
+        before.settings_sha256,
+    )
 
 
 def make_plan(
     wanted: list[ChapterEntry], previous: Manifest | None, folder: Path, *, force: bool
 ) -> Plan:
-    """Match the wanted chapters against what the previous run left on disk.
+    """Match the wanted chapters against what the previous run left on disk, by content.
 
-    A chapter is kept when an intact earlier entry has the same file name, text, settings
-    and title (the title and track number are in its tags); anything else is narrated again.
+    A chapter is skipped when an intact earlier entry has the same file name, text, settings,
+    title and track count (all of which are in its tags); it is reused when an intact entry
+    has its text and settings under another name or track; anything else is narrated.
     """
-    old = {entry.file: entry for entry in (previous.chapters if previous else [])}
-    total_same = previous is not None and len(previous.chapters) == len(wanted)
-    entries: list[ChapterEntry] = []
-    todo: list[ChapterEntry] = []
-    skipped: list[ChapterEntry] = []
+    old_entries = previous.chapters if previous else []
+    old = {entry.file: entry for entry in old_entries}
+    total_same = len(old_entries) == len(wanted)
+    intact = [] if force else [e for e in old_entries if is_intact(e, folder)]
+    by_content = {(e.text_sha256, e.settings_sha256): e for e in intact}
+    plan = Plan(entries=[], todo=[], skipped=[], reuse=[], stale=[])
     for want in wanted:
         before = old.get(want.file)
+        source = by_content.get((want.text_sha256, want.settings_sha256))
         if (
-            not force
-            and before is not None
+            before is not None
+            and before in intact
             and total_same
-            and before.index == want.index
-            and before.title == want.title
-            and before.text_sha256 == want.text_sha256
-            and before.settings_sha256 == want.settings_sha256
-            and is_intact(before, folder)
+            and (before.index, before.title) == (want.index, want.title)
+            and _same_chapter(want, before)
         ):
-            entries.append(before)
-            skipped.append(before)
+            plan.entries.append(before)
+            plan.skipped.append(before)
+            continue
+        plan.entries.append(want)
+        if source is not None:
+            plan.reuse.append((want, source))
         else:
-            entries.append(want)
-            todo.append(want)
-    kept = {entry.file for entry in entries}
-    stale = [e for e in old.values() if e.file not in kept and (folder / e.file).is_file()]
-    return Plan(entries=entries, todo=todo, skipped=skipped, stale=stale)
+            plan.todo.append(want)
+    kept = {entry.file for entry in plan.entries}
+    plan.stale = [e for e in old.values() if e.file not in kept and (folder / e.file).is_file()]
+    return plan

@@ -160,13 +160,17 @@ class AudioWriter:
     Leaving the block without a commit (an error, a cancellation) removes the temp file.
     """
 
-    def __init__(self, folder: Path, name: str, output_format: str) -> None:
+    def __init__(
+        self, folder: Path, name: str, output_format: str, *, complete_file: bool = False
+    ) -> None:
+        """``complete_file``: the bytes written are a whole file already (its header and
+        tags included), as when audio paid for earlier is reused under a new name."""
         if name in ("", ".", "..") or any(sep in name for sep in "/\\"):
             raise ValueError(f"not a plain file name: {name!r}")
         self._folder = Path(folder)
         self._final = self._folder / name
         self._format = output_format
-        self._is_wav = extension_for(output_format) == ".wav"
+        self._is_wav = extension_for(output_format) == ".wav" and not complete_file
         self._bytes = 0
         self._done = False
         self._temp, self._file = _open_temp(self._folder, name)
@@ -236,6 +240,16 @@ class AudioWriter:
             self._file.close()
         with contextlib.suppress(OSError):  # a leftover is cleared by remove_stale_temp_files
             self._temp.unlink(missing_ok=True)
+
+
+def copy_into(source: Path, writer: AudioWriter) -> None:
+    """Stream an existing file into ``writer`` in blocks (a chapter can be large)."""
+    try:
+        with source.open("rb") as file:
+            while block := file.read(_BLOCK):
+                writer.write(block)
+    except OSError as exc:
+        raise OutputError(f"cannot read {source}: {exc.strerror or exc}") from exc
 
 
 def _wav_header(output_format: str, data_size: int) -> bytes:

@@ -16,6 +16,7 @@ class Report:
 
     done: int = 0
     skipped: int = 0
+    reused: int = 0
     failed: int = 0
     pending: int = 0
     audio_seconds: float = 0.0
@@ -39,6 +40,7 @@ class Report:
         hours, minutes = divmod(minutes, 60)
         lines = [
             f"done {self.done}, skipped {self.skipped}, failed {self.failed}"
+            + (f" ({self.reused} unchanged chapter(s) renumbered)" if self.reused else "")
             + (f", not done {self.pending}" if self.pending else ""),
             f"audio {hours:d}:{minutes:02d}:{seconds:02d}, "
             f"characters sent {self.characters_sent:,}, wall time {self.wall_seconds:.1f} s",

@@ -1,0 +1,49 @@
+"""``narrate --dry-run``: the plan, its size and its cost, with nothing written or sent."""
+
+from __future__ import annotations
+
+import click
+
+from narrator.chunking import chunk_text
+from narrator.events import EventSink
+from narrator.run import estimated_seconds, load_documents
+from narrator.settings import RunSettings, credit_cost
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def print_plan(settings: RunSettings, emit: EventSink) -> int:
+    """Print one table per document and the totals; returns the exit code."""
+    loaded = load_documents(settings, emit)
+    speed = settings.speech.voice.speed
+    total_chars = total_chapters = 0
+    for planned in loaded.books:
+        book = planned.book
+        byline = f" by {book.author}" if book.author else ""
+        click.echo(f"{planned.source.path} -> {planned.folder}/  ({book.title}{byline})")
+        click.echo(f"  {'#':>3}  {'title':<40} {'chars':>9} {'min':>6}  file")
+        for chapter, name in zip(book.chapters, planned.files, strict=True):
+            pieces = chunk_text(chapter.text)
+            chars = sum(len(piece) for piece in pieces)
+            minutes = estimated_seconds(chars, speed) / 60
+            click.echo(
+                f"  {chapter.index:>3}  {_fit(chapter.title, 40):<40} {chars:>9,} "
+                f"{minutes:>6.1f}  {name}"
+            )
+            if settings.show_text:
+                click.echo("".join(pieces))
+                click.echo()
+            total_chars += chars
+            total_chapters += 1
+    credits = credit_cost(total_chars, settings.speech.model_id)
+    minutes = estimated_seconds(total_chars, speed) / 60
+    click.echo(
+        f"total: {len(loaded.books)} document(s), {total_chapters} chapter(s), "
+        f"{total_chars:,} characters, about {minutes:,.0f} min of audio, "
+        f"about {credits:,.0f} credits with {settings.speech.model_id}"
+    )
+    for problem in loaded.bad_documents:
+        click.echo(f"skipped document: {problem}", err=True)
+    return 2 if loaded.bad_documents else 0
