@@ -173,5 +173,12 @@ def make_plan(
         else:
             plan.todo.append(want)
     kept = {entry.file for entry in plan.entries}
-    plan.stale = [e for e in old.values() if e.file not in kept and (folder / e.file).is_file()]
+    earlier = [
+        ChapterEntry.from_json({"index": 0, **item})
+        for item in (previous.stale if previous else [])
+    ]
+    candidates = {e.file: e for e in [*earlier, *old.values()]}
+    plan.stale = [
+        e for e in candidates.values() if e.file not in kept and (folder / e.file).is_file()
+    ]
     return plan

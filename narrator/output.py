@@ -273,7 +273,7 @@ def tag_file(path: Path, output_format: str, tags: Tags, cover: Path | None = No
     Opus files get Vorbis comments. The local server serves no Opus, so this branch cannot be
     tested end to end against it; the tests use a hand-built Ogg Opus stream instead.
     """
-    picture = _read_cover(cover) if cover is not None else None
+    picture = read_cover(cover) if cover is not None else None
     extension = extension_for(output_format)
     try:
         if extension == ".opus":
@@ -313,7 +313,7 @@ def _tag_opus(path: Path, tags: Tags, picture: tuple[bytes, str] | None) -> None
     audio.save()
 
 
-def _read_cover(cover: Path) -> tuple[bytes, str]:
+def read_cover(cover: Path) -> tuple[bytes, str]:
     """The cover's bytes and MIME type, judged by magic bytes rather than the file's name."""
     try:
         data = cover.read_bytes()

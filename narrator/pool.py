@@ -112,49 +112,63 @@ class Pool(Generic[J, S]):
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _worker(self) -> None:
-        ahead: asyncio.Task[S] | None = None
+        slot = _Slot[S]()
         try:
             while not self._queue.empty():
-                job = self._queue.get_nowait()
-                ahead = await self._run_job(job, ahead)
+                await self._run_job(self._queue.get_nowait(), slot)
         finally:
-            if ahead is not None:
-                await _discard(ahead)
+            if slot.ahead is not None:
+                await _discard(slot.ahead)
 
-    async def _run_job(self, job: J, ahead: asyncio.Task[S] | None) -> asyncio.Task[S] | None:
-        """Try ``job`` until it succeeds or fails for good; returns the next session's task."""
+    async def _run_job(self, job: J, slot: _Slot[S]) -> None:
+        """Try ``job`` until it succeeds or fails for good, opening the next session ahead."""
         delays = backoff(self._policy.base_delay, self._policy.max_delay)
         attempt = 0
         while True:
             attempt += 1
-            session_task = ahead or asyncio.create_task(self._open())
-            ahead = None
+            opening = slot.take() or asyncio.create_task(self._open())
+            pending: asyncio.Task[S] | None = opening
             try:
                 await self._limiter.acquire()
                 try:
-                    session = await session_task
+                    session = await opening
+                    pending = None
                     if not self._queue.empty():
-                        ahead = asyncio.create_task(self._open())
+                        slot.ahead = asyncio.create_task(self._open())
                     try:
                         await self._work(job, session, attempt)
                     finally:
                         await session.close()
                 finally:
                     await self._limiter.release()
-                return ahead
+                return
             except FatalServiceError:
                 raise
             except Exception as exc:
                 if not self._is_retryable(exc) or attempt > self._policy.retries:
                     if self._hooks.on_failure is not None:
                         await self._hooks.on_failure(job, exc)
-                    return ahead
+                    return
                 if isinstance(exc, RateLimitedError):
                     self._limiter.lower()
                     self._hooks.on_lowered(self._limiter.limit)
                 delay = next(delays)
                 self._hooks.on_retry(job, attempt, exc, delay)
                 await asyncio.sleep(delay)
+            finally:
+                if pending is not None:  # never handed to the work: close what it opened
+                    await _discard(pending)
+
+
+class _Slot(Generic[S]):
+    """The session a worker is opening ahead for its next job."""
+
+    def __init__(self) -> None:
+        self.ahead: asyncio.Task[S] | None = None
+
+    def take(self) -> asyncio.Task[S] | None:
+        task, self.ahead = self.ahead, None
+        return task
 
 
 async def _discard(task: asyncio.Task[S]) -> None:

@@ -94,7 +94,7 @@ class Session:
 
     async def _keep_alive(self) -> None:
         """Reset the service's inactivity timer while the session waits for a chapter."""
-        interval = max(1.0, self._service.inactivity_timeout / 3)
+        interval = max(0.2, self._service.inactivity_timeout / 3)
         while True:
             await asyncio.sleep(interval)
             await self._send(protocol.KEEP_ALIVE)

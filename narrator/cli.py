@@ -1,0 +1,274 @@
+"""The ``narrate`` command: options -> settings, one ``asyncio.run``, errors -> exit codes.
+
+``main`` handles, ``_run`` works: only here does a NarratorError become a one-line message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from narrator import __version__
+from narrator.dryrun import print_plan
+from narrator.errors import AuthenticationError, Interrupted, NarratorError, UsageError
+from narrator.events import Notice
+from narrator.progress import ProgressView
+from narrator.protocol import UNSUPPORTED_MODELS
+from narrator.report import Report
+from narrator.run import narrate
+from narrator.settings import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CHUNK_SCHEDULE,
+    DEFAULT_FORMAT,
+    DEFAULT_MODEL,
+    DEFAULT_VOICE,
+    OUTPUT_FORMATS,
+    ParseOptions,
+    RunSettings,
+    ServiceSettings,
+    SpeechSettings,
+    VoiceSettings,
+    find_api_key,
+)
+
+EPILOG = """\b
+Examples:
+  narrate book.md --out audiobook/            one mp3 per chapter + manifest.json
+  narrate book.md --dry-run --show-text       chapters, cost and the exact text, no network
+  narrate docs/ --out audio/ --quiet          a folder from cron: only what changed
+  narrate book.txt --voice EXAVITQu4vr4xnSDxMaL --model eleven_flash_v2_5 -j 8
+  ELEVENLABS_API_KEY=... narrate book.md       the real service (else the offline engine)
+
+\b
+Exit codes: 0 done, 1 some chapters failed, 2 bad usage or input,
+3 the service refused the run (key, quota, voice, model), 130 interrupted.
+"""
+
+
+def _schedule(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        numbers = tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter("a comma-separated list of whole numbers") from None
+    if not numbers or any(not 50 <= n <= 500 for n in numbers):
+        raise click.BadParameter("each entry must be between 50 and 500")
+    return numbers
+
+
+def _model(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    if value in UNSUPPORTED_MODELS:
+        raise click.BadParameter(
+            f"{value} is not served over the WebSocket stream-input endpoint; "
+            "use eleven_multilingual_v2, eleven_flash_v2_5 or eleven_turbo_v2_5"
+        )
+    return value
+
+
+@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("audiobook"),
+    show_default=True,
+    help="Output folder.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "elevenlabs", "local"]),
+    default="auto",
+    show_default=True,
+    help="auto: elevenlabs when an API key is found, else local.",
+)
+@click.option("--api-key", help="ElevenLabs API key (else ELEVENLABS_API_KEY or .env).")
+@click.option(
+    "--base-url",
+    envvar="ELEVENLABS_BASE_URL",
+    default=DEFAULT_BASE_URL,
+    show_default=True,
+    help="Service endpoint (env ELEVENLABS_BASE_URL); ws:// works.",
+)
+@click.option("--voice", default=DEFAULT_VOICE, show_default=True, help="Voice id.")
+@click.option("--model", default=DEFAULT_MODEL, show_default=True, callback=_model)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(OUTPUT_FORMATS),
+    default=DEFAULT_FORMAT,
+    show_default=True,
+    help="Audio format (pcm -> .wav).",
+)
+@click.option("--stability", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option("--similarity-boost", type=click.FloatRange(0, 1), default=0.75, show_default=True)
+@click.option("--style", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option("--speed", type=click.FloatRange(0.7, 1.2), default=1.0, show_default=True)
+@click.option("--speaker-boost/--no-speaker-boost", default=True, show_default=True)
+@click.option(
+    "--chunk-schedule",
+    default=",".join(map(str, DEFAULT_CHUNK_SCHEDULE)),
+    show_default=True,
+    callback=_schedule,
+    help="Buffer sizes, each 50..500.",
+)
+@click.option(
+    "--inactivity-timeout",
+    type=click.IntRange(1, 180),
+    default=20,
+    show_default=True,
+    help="Seconds the service waits for text before closing.",
+)
+@click.option(
+    "-j",
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Sessions at once.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 100),
+    default=5,
+    show_default=True,
+    help="Retries of a chapter after a transient failure.",
+)
+@click.option(
+    "--retry-delay",
+    type=click.FloatRange(0, 60),
+    default=1.0,
+    show_default=True,
+    help="First backoff delay in seconds; it doubles, with jitter, up to 30 s.",
+)
+@click.option("--heading-level", type=click.IntRange(1, 6), help="Split Markdown at this level.")
+@click.option("--encoding", help="Text encoding of the documents (default: detect UTF-8/16).")
+@click.option("--image-alt-text", is_flag=True, help="Read images' alt text aloud.")
+@click.option(
+    "--cover",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Image to embed as cover art.",
+)
+@click.option("--force", is_flag=True, help="Narrate every chapter again.")
+@click.option("--prune", is_flag=True, help="Delete audio of chapters that no longer exist.")
+@click.option("--dry-run", is_flag=True, help="Show the plan and cost; write and send nothing.")
+@click.option("--show-text", is_flag=True, help="With --dry-run: print the text to be spoken.")
+@click.option("-q", "--quiet", is_flag=True, help="Only problems and the summary (for cron).")
+@click.option("-v", "--verbose", is_flag=True, help="Log each session.")
+@click.option("--debug", is_flag=True, help="Tracebacks for errors.")
+@click.version_option(__version__, prog_name="narrate")
+def narrate_command(**options: object) -> None:
+    """Narrate Markdown and plain-text documents, one audio file per chapter.
+
+    PATHS are files (.md, .markdown, .txt) or folders searched recursively.
+    """
+    debug = bool(options["debug"])
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    view = ProgressView(quiet=bool(options["quiet"]), verbose=bool(options["verbose"]))
+    try:
+        code = _run(options, view)
+    except NarratorError as exc:
+        view.close()
+        if debug:
+            raise
+        click.echo(f"narrate: {exc}", err=True)
+        code = exc.exit_code
+    sys.exit(code)
+
+
+def _settings(options: dict[str, object], api_key: str | None, engine: str) -> RunSettings:
+    speech = SpeechSettings(
+        voice_id=str(options["voice"]),
+        model_id=str(options["model"]),
+        output_format=str(options["output_format"]),
+        voice=VoiceSettings(
+            stability=float(options["stability"]),  # type: ignore[arg-type]
+            similarity_boost=float(options["similarity_boost"]),  # type: ignore[arg-type]
+            style=float(options["style"]),  # type: ignore[arg-type]
+            use_speaker_boost=bool(options["speaker_boost"]),
+            speed=float(options["speed"]),  # type: ignore[arg-type]
+        ),
+        chunk_schedule=options["chunk_schedule"],  # type: ignore[arg-type]
+    )
+    return RunSettings(
+        paths=tuple(options["paths"]),  # type: ignore[arg-type]
+        out=options["out"],  # type: ignore[arg-type]
+        speech=speech,
+        service=ServiceSettings(
+            engine=engine,
+            base_url=str(options["base_url"]),
+            api_key=api_key,
+            inactivity_timeout=int(options["inactivity_timeout"]),  # type: ignore[call-overload]
+        ),
+        parse=ParseOptions(
+            encoding=options["encoding"],  # type: ignore[arg-type]
+            heading_level=options["heading_level"],  # type: ignore[arg-type]
+            image_alt_text=bool(options["image_alt_text"]),
+        ),
+        concurrency=int(options["concurrency"]),  # type: ignore[call-overload]
+        retries=int(options["retries"]),  # type: ignore[call-overload]
+        retry_delay=float(options["retry_delay"]),  # type: ignore[arg-type]
+        force=bool(options["force"]),
+        prune=bool(options["prune"]),
+        dry_run=bool(options["dry_run"]),
+        show_text=bool(options["show_text"]),
+        cover=options["cover"],  # type: ignore[arg-type]
+    )
+
+
+def _run(options: dict[str, object], view: ProgressView) -> int:
+    if options["show_text"] and not options["dry_run"]:
+        raise UsageError("--show-text goes with --dry-run")
+    api_key = find_api_key(options["api_key"])  # type: ignore[arg-type]
+    engine = str(options["engine"])
+    if engine == "auto":
+        engine = "elevenlabs" if api_key else "local"
+        if engine == "local" and not options["dry_run"]:
+            view(
+                Notice(
+                    "no API key found (--api-key, ELEVENLABS_API_KEY or .env): "
+                    "narrating offline with the local engine (eSpeak NG)"
+                )
+            )
+    elif engine == "elevenlabs" and not api_key and not options["dry_run"]:
+        raise AuthenticationError(
+            "no API key: pass --api-key, set ELEVENLABS_API_KEY or put it in .env"
+        )
+    settings = _settings(options, api_key, engine)
+    if settings.dry_run:
+        return print_plan(settings, view)
+    report = asyncio.run(_narrate(settings, view))
+    view.close()
+    click.echo(report.summary())
+    return report.exit_code
+
+
+async def _narrate(settings: RunSettings, view: ProgressView) -> Report:
+    """Run the core; SIGINT and SIGTERM cancel it, which removes temp files on the way out."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Not available off the main thread or on Windows: Ctrl-C still cancels asyncio.run.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, task.cancel)
+    try:
+        return await narrate(settings, view)
+    except asyncio.CancelledError:
+        raise Interrupted(
+            "interrupted: chapters in progress were cancelled and their partial files "
+            "removed; the manifest records what is done"
+        ) from None
+
+
+def narrate_main() -> None:
+    """Console-script entry point."""
+    narrate_command(prog_name="narrate")

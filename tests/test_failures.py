@@ -1,0 +1,114 @@
+"""Each failure class, injected through the local server's switches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mutagen.mp3 import MP3
+
+from narrator.local import ServerOptions
+from tests.helpers import read_manifest, run_cli, server_in_thread, service_args, write_book
+
+FAST_RETRY = ["--retries", "3"]
+
+
+def _statuses(out: Path) -> list[str]:
+    return [c["status"] for c in read_manifest(out)["chapters"]]
+
+
+def test_drop_mid_chapter_is_retried_and_billed_twice(tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book.md", chapters=1, sentences=12)
+    out = tmp_path / "out"
+    options = ServerOptions(drop_after_frames=1, fault_sessions=1)
+    with server_in_thread(options) as server:
+        result = run_cli(book, "--out", out, *service_args(server), *FAST_RETRY, "-v")
+    assert result.exit_code == 0, result.output
+    assert "retrying" in result.output
+    (entry,) = read_manifest(out)["chapters"]
+    assert entry["status"] == "done" and entry["attempts"] == 2
+    text_chars = len(book.read_text())
+    assert entry["characters"] > text_chars  # both attempts were paid for
+    assert MP3(out / entry["file"]).info.length > 5
+
+
+def test_internal_error_1011_is_retried(tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book.md", chapters=2, sentences=8)
+    out = tmp_path / "out"
+    options = ServerOptions(internal_error_after_frames=1, fault_sessions=2)
+    with server_in_thread(options) as server:
+        result = run_cli(book, "--out", out, *service_args(server), *FAST_RETRY)
+    assert result.exit_code == 0, result.output
+    assert _statuses(out) == ["done", "done"]
+    assert sum(c["attempts"] for c in read_manifest(out)["chapters"]) == 4
+
+
+def test_refused_concurrency_lowers_the_pool_and_finishes(tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book.md", chapters=4, sentences=10)
+    out = tmp_path / "out"
+    options = ServerOptions(max_concurrency=1, concurrency_mode="refuse", chars_per_second=2000)
+    with server_in_thread(options) as server:
+        result = run_cli(book, "--out", out, *service_args(server), "-j", "4", "--retries", "8")
+    assert result.exit_code == 0, result.output
+    assert "limits concurrency" in result.output
+    assert _statuses(out) == ["done"] * 4
+
+
+def test_queued_concurrency_needs_no_retry(tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book.md", chapters=3)
+    out = tmp_path / "out"
+    options = ServerOptions(max_concurrency=1, concurrency_mode="queue")
+    with server_in_thread(options) as server:
+        result = run_cli(book, "--out", out, *service_args(server), "-j", "3")
+        assert server.stats.peak_concurrency <= 3
+    assert result.exit_code == 0, result.output
+    assert [c["attempts"] for c in read_manifest(out)["chapters"]] == [1, 1, 1]
+
+
+def test_bad_key_stops_the_run_with_exit_3_and_no_audio(tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book.md", chapters=3)
+    out = tmp_path / "out"
+    with server_in_thread(ServerOptions(api_key="the-right-key")) as server:
+        result = run_cli(book, "--out", out, *service_args(server, "a-wrong-key"))
+        assert server.stats.sessions_started <= 4
+    assert result.exit_code == 3
+    lines = [line for line in result.output.splitlines() if line.startswith("narrate:")]
+    assert lines == ["narrate: Invalid API key (invalid_api_key, close code 1008)"]
+    assert not list(out.glob("*.mp3"))
+    assert set(_statuses(out)) == {"pending"}
+
+
+def test_quota_error_stops_the_run_with_exit_3(tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book.md", chapters=3)
+    out = tmp_path / "out"
+    with server_in_thread(ServerOptions(quota_characters=100, quota_mode="error")) as server:
+        result = run_cli(book, "--out", out, *service_args(server), "-j", "1")
+    assert result.exit_code == 3
+    assert "quota_exceeded" in result.output
+
+
+def test_silent_quota_is_a_failure_never_a_success(tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book.md", chapters=2)
+    out = tmp_path / "out"
+    with server_in_thread(ServerOptions(quota_characters=10, quota_mode="silent")) as server:
+        result = run_cli(book, "--out", out, *service_args(server), "--retries", "1")
+    assert result.exit_code == 1, result.output
+    chapters = read_manifest(out)["chapters"]
+    assert [c["status"] for c in chapters] == ["failed", "failed"]
+    assert all("no audio" in c["error"] for c in chapters)
+    assert all(c["attempts"] == 2 for c in chapters)
+    assert not list(out.glob("*.mp3"))
+    assert "failed 2" in result.output
+
+
+def test_one_failed_chapter_does_not_stop_the_others(tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book.md", chapters=3, sentences=6)
+    out = tmp_path / "out"
+    # Every session drops: the longest chapter goes first and fails for good; with
+    # retries 0 each chapter gets one attempt, so all fail but all are tried.
+    options = ServerOptions(drop_after_frames=1)
+    with server_in_thread(options) as server:
+        result = run_cli(book, "--out", out, *service_args(server), "--retries", "0", "-j", "1")
+        assert server.stats.sessions_started >= 3
+    assert result.exit_code == 1
+    assert _statuses(out) == ["failed"] * 3
+    assert not [p for p in out.iterdir() if p.suffix in (".mp3", ".part")]

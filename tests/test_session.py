@@ -1,0 +1,110 @@
+"""One session against the real local server: what is sent, what is kept, what is raised.
+
+Every failure must arrive as a narrator error: a websockets or OSError escaping the session
+module would crash a worker instead of being retried or recorded.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import replace
+
+import pytest
+
+from narrator.chunking import chunk_text
+from narrator.completeness import StreamTally
+from narrator.errors import (
+    AuthenticationError,
+    ConnectionDroppedError,
+    ModelRefusedError,
+    NarratorError,
+    TransientServiceError,
+)
+from narrator.local import LocalServer, ServerOptions
+from narrator.session import Connector
+from narrator.settings import ServiceSettings, SpeechSettings
+
+TEXT = "The lamp was lit at six. Mara climbed the steps with a can of oil. " * 6
+
+
+def settings(url: str, key: str | None = "k") -> tuple[ServiceSettings, SpeechSettings]:
+    return (
+        ServiceSettings(engine="elevenlabs", base_url=url, api_key=key),
+        SpeechSettings(output_format="mp3_22050_32"),
+    )
+
+
+async def narrate_once(
+    url: str, key: str | None = "k", **speech: object
+) -> tuple[bytes, StreamTally]:
+    service, speech_settings = settings(url, key)
+    speech_settings = replace(speech_settings, **speech)  # type: ignore[arg-type]
+    session = await Connector(service, speech_settings).open()
+    chunks: list[bytes] = []
+    tally = StreamTally()
+    try:
+        await session.narrate(chunk_text(TEXT), chunks.append, tally)
+    finally:
+        await session.close()
+    return b"".join(chunks), tally
+
+
+async def test_a_session_streams_audio_and_accounts_for_every_character() -> None:
+    async with LocalServer(port=0, options=ServerOptions()) as server:
+        audio, tally = await narrate_once(server.url)
+        assert server.stats.characters_received == tally.characters_sent
+    assert audio[:3] == b"ID3" or audio[0] == 0xFF
+    assert tally.characters_sent == sum(len(p) for p in chunk_text(TEXT))
+    assert tally.alignment_seen
+    assert tally.aligned_characters == tally.spoken_characters_sent
+
+
+async def test_a_prepared_session_survives_a_wait_longer_than_the_inactivity_timeout() -> None:
+    import asyncio
+
+    async with LocalServer(port=0, options=ServerOptions()) as server:
+        service, speech = settings(server.url)
+        service = replace(service, inactivity_timeout=1)
+        session = await Connector(service, speech).open()
+        await asyncio.sleep(2.5)  # the keep-alive holds it open
+        tally = StreamTally()
+        await session.narrate(chunk_text(TEXT), lambda b: None, tally)
+        await session.close()
+    assert tally.audio_bytes > 0
+
+
+async def test_refused_connection_is_a_dropped_connection() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(ConnectionDroppedError, match="cannot connect"):
+        await narrate_once(f"ws://127.0.0.1:{port}")
+
+
+async def test_model_refused_at_the_handshake() -> None:
+    async with LocalServer(port=0, options=ServerOptions()) as server:
+        with pytest.raises(ModelRefusedError):
+            await narrate_once(server.url, model_id="eleven_v3")
+
+
+async def test_bad_key_is_an_authentication_error() -> None:
+    async with LocalServer(port=0, options=ServerOptions(api_key="right")) as server:
+        with pytest.raises(AuthenticationError, match="Invalid API key"):
+            await narrate_once(server.url, key="wrong")
+        with pytest.raises(AuthenticationError):
+            await narrate_once(server.url, key=None)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ServerOptions(drop_after_frames=1),
+        ServerOptions(internal_error_after_frames=1),
+        ServerOptions(quota_characters=5, quota_mode="silent"),
+    ],
+)
+async def test_faults_arrive_as_transient_narrator_errors(options: ServerOptions) -> None:
+    async with LocalServer(port=0, options=options) as server:
+        with pytest.raises(NarratorError) as caught:
+            await narrate_once(server.url)
+    assert isinstance(caught.value, TransientServiceError)
