@@ -39,8 +39,8 @@ from narrator.output import (
     Tags,
     WrittenFile,
     chapter_file_names,
-    extension_for,
     copy_into,
+    extension_for,
     read_cover,
     remove_stale_temp_files,
 )
