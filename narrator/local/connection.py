@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 from typing import Any
@@ -71,8 +72,9 @@ class Connection:
         try:
             await self._serve()
         except ProtocolFailure as failure:
-            await self.ws.send(json.dumps(failure.frame()))
-            await self.ws.close(failure.code, failure.reason)
+            with contextlib.suppress(ConnectionClosed):
+                await self.ws.send(json.dumps(failure.frame()))
+                await self.ws.close(failure.code, failure.reason)
         except (_Dropped, ConnectionClosed):
             pass
         finally:
@@ -110,8 +112,8 @@ class Connection:
             if received.end_of_stream:
                 await self._send({"audio": None, "isFinal": True,
                                   "normalizedAlignment": None, "alignment": None})  # fmt: skip
+                self.stats.sessions_completed += 1  # before the close the client waits for
                 await self.ws.close(1000)
-                self.stats.sessions_completed += 1
                 return
 
     async def _receive(self) -> str | bytes:

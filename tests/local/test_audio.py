@@ -30,7 +30,7 @@ async def test_mp3_frames_concatenate_into_one_valid_stream(
     local_server: ServerFactory, name: str
 ) -> None:
     async with local_server() as server:
-        messages, ws = await narrate(server, TEXT, output_format=name)
+        messages, _ = await narrate(server, TEXT, output_format=name)
     audio = audio_of(messages)
     frames = split_mp3_frames(audio)  # raises on a broken frame sequence
     assert b"".join(frames) == audio
