@@ -17,7 +17,6 @@ import click
 from narrator import __version__
 from narrator.dryrun import print_plan
 from narrator.errors import AuthenticationError, Interrupted, NarratorError, UsageError
-from narrator.events import Notice
 from narrator.progress import ProgressView
 from narrator.protocol import UNSUPPORTED_MODELS
 from narrator.report import Report
@@ -231,13 +230,6 @@ def _run(options: dict[str, object], view: ProgressView) -> int:
     engine = str(options["engine"])
     if engine == "auto":
         engine = "elevenlabs" if api_key else "local"
-        if engine == "local" and not options["dry_run"]:
-            view(
-                Notice(
-                    "no API key found (--api-key, ELEVENLABS_API_KEY or .env): "
-                    "narrating offline with the local engine (eSpeak NG)"
-                )
-            )
     elif engine == "elevenlabs" and not api_key and not options["dry_run"]:
         raise AuthenticationError(
             "no API key: pass --api-key, set ELEVENLABS_API_KEY or put it in .env"

@@ -6,6 +6,7 @@ Each class knows its exit code, so only the CLI turns an error into a message an
     ├── UsageError                    exit 2   bad options
     ├── DocumentError                 exit 2   a document cannot be read or has nothing to say
     ├── OutputError                   exit 2   the output folder cannot be written or is locked
+    │   └── TaggingError                       a file cannot be tagged or read back
     ├── ServiceError                           the speech service failed one session
     │   ├── FatalServiceError         exit 3   the whole run is refused: retrying cannot help
     │   │   ├── AuthenticationError            bad or missing API key
@@ -14,7 +15,8 @@ Each class knows its exit code, so only the CLI turns an error into a message an
     │   │   └── ModelRefusedError              model not served on this endpoint
     │   └── TransientServiceError     retried with backoff
     │       ├── ConnectionDroppedError         socket lost, handshake failed, 1011, timeout
-    │       ├── RateLimitedError               too_many_concurrent_requests, system_busy
+    │       ├── RateLimitedError               system_busy, HTTP 429
+    │       │   └── ConcurrencyLimitError      too_many_concurrent_requests
     │       └── IncompleteAudioError           stream ended with no or too little audio
     └── Interrupted                   exit 130 Ctrl-C or SIGTERM
 
@@ -104,6 +106,10 @@ class ConnectionDroppedError(TransientServiceError):
 
 class RateLimitedError(TransientServiceError):
     """The service asked for fewer concurrent sessions or a pause."""
+
+
+class ConcurrencyLimitError(RateLimitedError):
+    """Too many sessions at once for the account: the pool runs fewer from now on."""
 
 
 class IncompleteAudioError(TransientServiceError):

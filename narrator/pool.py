@@ -3,7 +3,8 @@
 The pool knows nothing of Markdown or of the protocol's messages: it is given jobs, a way to
 open a session ahead of use, and the work to do with one. Longest jobs start first so the
 last minutes of a run are not spent on one long chapter; a slow job only holds its own worker.
-A rate-limit error lowers the number of sessions allowed at once for the rest of the run.
+A concurrency-limit error lowers the number of sessions allowed at once for the rest of the
+run; other rate limits are only retried later.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from narrator.errors import FatalServiceError, RateLimitedError
+from narrator.errors import ConcurrencyLimitError, FatalServiceError
 
 
 class Closable(Protocol):
@@ -149,7 +150,7 @@ class Pool(Generic[J, S]):
                     if self._hooks.on_failure is not None:
                         await self._hooks.on_failure(job, exc)
                     return
-                if isinstance(exc, RateLimitedError):
+                if isinstance(exc, ConcurrencyLimitError):
                     self._limiter.lower()
                     self._hooks.on_lowered(self._limiter.limit)
                 delay = next(delays)

@@ -23,6 +23,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from narrator.errors import (
     AuthenticationError,
+    ConcurrencyLimitError,
     ConnectionDroppedError,
     ModelRefusedError,
     QuotaExceededError,
@@ -53,7 +54,8 @@ _FATAL_ERRORS: dict[str, type[ServiceError]] = {
     "unsupported_model": ModelRefusedError,
     "detected_unusual_activity": QuotaExceededError,
 }
-_RATE_LIMIT_ERRORS = frozenset({"too_many_concurrent_requests", "system_busy", "rate_limited"})
+_RATE_LIMIT_ERRORS = frozenset({"system_busy", "rate_limited"})
+_CONCURRENCY_ERRORS = frozenset({"too_many_concurrent_requests"})
 
 
 def session_url(base_url: str, speech: SpeechSettings, inactivity_timeout: int) -> str:
@@ -197,6 +199,8 @@ def error_from_close(code: int | None, reason: str, *, after_final: bool) -> Ser
 def _classify(name: str, text: str, code: int | None) -> ServiceError:
     if name in _FATAL_ERRORS:
         return _FATAL_ERRORS[name](text, code=code, error=name)
+    if name in _CONCURRENCY_ERRORS:
+        return ConcurrencyLimitError(text, code=code, error=name)
     if name in _RATE_LIMIT_ERRORS:
         return RateLimitedError(text, code=code, error=name)
     if code == 1008 and name == "invalid_input_message":

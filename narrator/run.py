@@ -223,6 +223,12 @@ async def engine(service: ServiceSettings, emit: EventSink) -> AsyncIterator[Ser
         return
     from narrator.local import LocalServer, ServerOptions
 
+    emit(
+        Notice(
+            "narrating offline with the local engine (eSpeak NG); for ElevenLabs give a key "
+            "with --api-key, ELEVENLABS_API_KEY or .env"
+        )
+    )
     async with LocalServer(host="127.0.0.1", port=0, options=ServerOptions()) as server:
         yield replace(service, base_url=server.url, api_key=None)
 

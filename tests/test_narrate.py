@@ -195,7 +195,7 @@ def test_without_a_key_the_embedded_local_engine_is_used(tmp_path: Path) -> None
     out = tmp_path / "out"
     result = run_cli(book, "--out", out)
     assert result.exit_code == 0, result.output
-    assert "no API key found" in result.output
+    assert "narrating offline with the local engine" in result.output
     assert read_manifest(out)["engine"]["engine"] == "local"
     assert MP3(_mp3s(out)[0]).info.length > 1.0
 

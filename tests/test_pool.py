@@ -9,8 +9,8 @@ import pytest
 
 from narrator.errors import (
     AuthenticationError,
+    ConcurrencyLimitError,
     ConnectionDroppedError,
-    RateLimitedError,
     ServiceError,
 )
 from narrator.pool import Pool, PoolHooks, RetryPolicy, backoff
@@ -167,7 +167,7 @@ async def test_rate_limits_lower_the_concurrency() -> None:
             await asyncio.sleep(0.005)
             if refused.get(job, 0) > 0:
                 refused[job] -= 1
-                raise RateLimitedError("busy", error="too_many_concurrent_requests")
+                raise ConcurrencyLimitError("busy", error="too_many_concurrent_requests")
             rec.peak = max(rec.peak, rec.active)
         finally:
             rec.active -= 1

@@ -10,6 +10,7 @@ import pytest
 from narrator import protocol
 from narrator.errors import (
     AuthenticationError,
+    ConcurrencyLimitError,
     ConnectionDroppedError,
     FatalServiceError,
     ModelRefusedError,
@@ -139,7 +140,7 @@ def test_final_message() -> None:
         ),
         (
             {"message": "busy", "error": "too_many_concurrent_requests", "code": 1008},
-            RateLimitedError,
+            ConcurrencyLimitError,
         ),
         ({"message": "busy", "error": "system_busy", "code": 1008}, RateLimitedError),
         ({"message": "no voice", "error": "voice_not_found", "code": 1008}, VoiceNotFoundError),
