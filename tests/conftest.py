@@ -10,7 +10,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def corpus_dir() -> Path:
-    """The real-world documents of /work/shared/corpus; their absence is a failure, not a skip."""
+    """The real documents in ../shared/corpus beside the project; missing is a failure."""
     default = Path(__file__).resolve().parents[2] / "shared" / "corpus"
     path = Path(os.environ.get("NARRATOR_CORPUS", default))
     if not path.is_dir():

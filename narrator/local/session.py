@@ -1,6 +1,6 @@
 """The stream-input rules of one session, without I/O: query, messages, buffering, errors.
 
-Written from ``/work/shared/elevenlabs-protocol.md`` (sections 1-7), not from narrator's
+Written from the ElevenLabs protocol notes (sections 1-7), not from narrator's
 client, so that a misreading shared by both sides cannot pass the tests. The server feeds
 raw client frames in and gets back what to generate; failures are :class:`ProtocolFailure`
 carrying the error frame the service would send.
