@@ -16,7 +16,13 @@ import click
 
 from narrator import __version__
 from narrator.dryrun import print_plan
-from narrator.errors import AuthenticationError, Interrupted, NarratorError, UsageError
+from narrator.errors import (
+    AuthenticationError,
+    Interrupted,
+    NarratorError,
+    UsageError,
+    redact,
+)
 from narrator.progress import ProgressView
 from narrator.protocol import UNSUPPORTED_MODELS
 from narrator.report import Report
@@ -183,6 +189,20 @@ def narrate_command(**options: object) -> None:
     sys.exit(code)
 
 
+class RedactingFilter(logging.Filter):
+    """Keeps the key out of every log line, websockets' own debug dump of headers included."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.secret in message:
+            record.msg, record.args = redact(message, self.secret), None
+        return True
+
+
 def _settings(options: dict[str, object], api_key: str | None, engine: str) -> RunSettings:
     speech = SpeechSettings(
         voice_id=str(options["voice"]),
@@ -227,6 +247,9 @@ def _run(options: dict[str, object], view: ProgressView) -> int:
     if options["show_text"] and not options["dry_run"]:
         raise UsageError("--show-text goes with --dry-run")
     api_key = find_api_key(options["api_key"])  # type: ignore[arg-type]
+    if api_key:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(RedactingFilter(api_key))
     engine = str(options["engine"])
     if engine == "auto":
         engine = "elevenlabs" if api_key else "local"

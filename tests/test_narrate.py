@@ -244,3 +244,22 @@ def test_inserted_chapter_is_narrated_and_the_others_renumbered_without_the_serv
     manifest = read_manifest(out)
     assert manifest["stale"] == []
     assert [c["status"] for c in manifest["chapters"]] == ["done"] * 3
+
+
+def test_debug_logs_never_show_the_key(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    secret = "sk_debug_0123456789-secret"
+    book = write_book(tmp_path / "book.md", chapters=1, sentences=2)
+    with server_in_thread(ServerOptions(api_key=secret)) as server:
+        proc = subprocess.run(
+            [sys.executable, "-m", "narrator", str(book), "--out", str(tmp_path / "o"),
+             *service_args(server, secret), "--debug", "--verbose"],
+            capture_output=True, text=True, env={**os.environ, "ELEVENLABS_API_KEY": ""},
+            cwd=Path(__file__).resolve().parents[1], timeout=120,
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "xi-api-key: ***" in proc.stderr  # websockets did log the header, redacted
+    assert secret not in proc.stdout + proc.stderr
