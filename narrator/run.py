@@ -22,7 +22,7 @@ from narrator.chapters import load_book
 from narrator.chunking import chunk_text
 from narrator.completeness import StreamTally
 from narrator.documents import Source, find_sources
-from narrator.errors import DocumentError, NarratorError, OutputError, redact
+from narrator.errors import DocumentError, NarratorError, OutputError, UsageError, redact
 from narrator.events import (
     ChapterFinished,
     ChapterRetry,
@@ -74,6 +74,7 @@ def load_documents(settings: RunSettings, emit: EventSink) -> Loaded:
     """Read and split every document; a bad one found in a folder is reported and skipped."""
     sources = find_sources(list(settings.paths))
     single = len(sources) == 1 and not sources[0].from_folder
+    _check_distinct_folders(sources)
     books: list[PlannedBook] = []
     bad: list[str] = []
     for source in sources:
@@ -92,6 +93,19 @@ def load_documents(settings: RunSettings, emit: EventSink) -> Loaded:
         files = chapter_file_names([c.title for c in book.chapters], ext)
         books.append(PlannedBook(source, book, folder, files))
     return Loaded(books, bad)
+
+
+def _check_distinct_folders(sources: list[Source]) -> None:
+    """Two documents must never share an output folder: their manifests would clash."""
+    seen: dict[str, Source] = {}
+    for source in sources:
+        key = source.relative.as_posix().casefold()
+        if key in seen:
+            raise UsageError(
+                f"{seen[key].path} and {source.path} would both be written to "
+                f"OUT/{source.relative}; narrate them in separate runs or rename one"
+            )
+        seen[key] = source
 
 
 def estimated_seconds(characters: int, speed: float) -> float:

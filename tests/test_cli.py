@@ -96,3 +96,13 @@ def test_missing_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     result = run_cli(tmp_path / "nope.md", "--out", tmp_path / "o")
     assert result.exit_code == 2
     assert result.output.strip() == f"narrate: {tmp_path / 'nope.md'}: no such file or folder"
+
+
+def test_two_documents_that_would_share_a_folder_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = write_book(tmp_path / "a" / "book.md", chapters=1)
+    second = write_book(tmp_path / "b" / "book.md", chapters=1)
+    result = run_cli(first, second, "--dry-run")
+    assert result.exit_code == 2
+    assert "would both be written to OUT/book" in result.output
