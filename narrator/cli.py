@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -41,6 +42,8 @@ from narrator.settings import (
     VoiceSettings,
     find_api_key,
 )
+
+T = TypeVar("T")
 
 EPILOG = """\b
 Examples:
@@ -203,61 +206,81 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def _settings(options: dict[str, object], api_key: str | None, engine: str) -> RunSettings:
+class Options:
+    """Typed access to Click's parsed options: Click has already checked every value."""
+
+    def __init__(self, raw: dict[str, object]) -> None:
+        self.raw = raw
+
+    def get(self, name: str, kind: type[T]) -> T:
+        value = self.raw[name]
+        if not isinstance(value, kind):
+            raise TypeError(f"option {name}: expected {kind.__name__}, got {value!r}")
+        return value
+
+    def optional(self, name: str, kind: type[T]) -> T | None:
+        return None if self.raw[name] is None else self.get(name, kind)
+
+    def flag(self, name: str) -> bool:
+        return bool(self.raw[name])
+
+
+def _settings(opts: Options, api_key: str | None, engine: str) -> RunSettings:
     speech = SpeechSettings(
-        voice_id=str(options["voice"]),
-        model_id=str(options["model"]),
-        output_format=str(options["output_format"]),
+        voice_id=opts.get("voice", str),
+        model_id=opts.get("model", str),
+        output_format=opts.get("output_format", str),
         voice=VoiceSettings(
-            stability=float(options["stability"]),  # type: ignore[arg-type]
-            similarity_boost=float(options["similarity_boost"]),  # type: ignore[arg-type]
-            style=float(options["style"]),  # type: ignore[arg-type]
-            use_speaker_boost=bool(options["speaker_boost"]),
-            speed=float(options["speed"]),  # type: ignore[arg-type]
+            stability=opts.get("stability", float),
+            similarity_boost=opts.get("similarity_boost", float),
+            style=opts.get("style", float),
+            use_speaker_boost=opts.flag("speaker_boost"),
+            speed=opts.get("speed", float),
         ),
-        chunk_schedule=options["chunk_schedule"],  # type: ignore[arg-type]
+        chunk_schedule=opts.get("chunk_schedule", tuple),
     )
     return RunSettings(
-        paths=tuple(options["paths"]),  # type: ignore[arg-type]
-        out=options["out"],  # type: ignore[arg-type]
+        paths=opts.get("paths", tuple),
+        out=opts.get("out", Path),
         speech=speech,
         service=ServiceSettings(
             engine=engine,
-            base_url=str(options["base_url"]),
+            base_url=opts.get("base_url", str),
             api_key=api_key,
-            inactivity_timeout=int(options["inactivity_timeout"]),  # type: ignore[call-overload]
+            inactivity_timeout=opts.get("inactivity_timeout", int),
         ),
         parse=ParseOptions(
-            encoding=options["encoding"],  # type: ignore[arg-type]
-            heading_level=options["heading_level"],  # type: ignore[arg-type]
-            image_alt_text=bool(options["image_alt_text"]),
+            encoding=opts.optional("encoding", str),
+            heading_level=opts.optional("heading_level", int),
+            image_alt_text=opts.flag("image_alt_text"),
         ),
-        concurrency=int(options["concurrency"]),  # type: ignore[call-overload]
-        retries=int(options["retries"]),  # type: ignore[call-overload]
-        retry_delay=float(options["retry_delay"]),  # type: ignore[arg-type]
-        force=bool(options["force"]),
-        prune=bool(options["prune"]),
-        dry_run=bool(options["dry_run"]),
-        show_text=bool(options["show_text"]),
-        cover=options["cover"],  # type: ignore[arg-type]
+        concurrency=opts.get("concurrency", int),
+        retries=opts.get("retries", int),
+        retry_delay=opts.get("retry_delay", float),
+        force=opts.flag("force"),
+        prune=opts.flag("prune"),
+        dry_run=opts.flag("dry_run"),
+        show_text=opts.flag("show_text"),
+        cover=opts.optional("cover", Path),
     )
 
 
 def _run(options: dict[str, object], view: ProgressView) -> int:
-    if options["show_text"] and not options["dry_run"]:
+    opts = Options(options)
+    if opts.flag("show_text") and not opts.flag("dry_run"):
         raise UsageError("--show-text goes with --dry-run")
-    api_key = find_api_key(options["api_key"])  # type: ignore[arg-type]
+    api_key = find_api_key(opts.optional("api_key", str))
     if api_key:
         for handler in logging.getLogger().handlers:
             handler.addFilter(RedactingFilter(api_key))
-    engine = str(options["engine"])
+    engine = opts.get("engine", str)
     if engine == "auto":
         engine = "elevenlabs" if api_key else "local"
-    elif engine == "elevenlabs" and not api_key and not options["dry_run"]:
+    elif engine == "elevenlabs" and not api_key and not opts.flag("dry_run"):
         raise AuthenticationError(
             "no API key: pass --api-key, set ELEVENLABS_API_KEY or put it in .env"
         )
-    settings = _settings(options, api_key, engine)
+    settings = _settings(opts, api_key, engine)
     if settings.dry_run:
         return print_plan(settings, view)
     report = asyncio.run(_narrate(settings, view))
