@@ -40,11 +40,13 @@ async def narrate_chapter(job: dict, pieces: list[str], path: Path) -> int:
         url, additional_headers={"xi-api-key": job["api_key"]}, max_size=16 * 2**20
     ) as ws:
         await ws.send(
-            json.dumps({
-                "text": " ",
-                "voice_settings": VOICE_SETTINGS,
-                "generation_config": {"chunk_length_schedule": [120, 160, 250, 290]},
-            })
+            json.dumps(
+                {
+                    "text": " ",
+                    "voice_settings": VOICE_SETTINGS,
+                    "generation_config": {"chunk_length_schedule": [120, 160, 250, 290]},
+                }
+            )
         )
 
         async def send_all() -> None:

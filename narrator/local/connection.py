@@ -62,6 +62,7 @@ class Connection:
         self.state = StreamInput(self.params)
         self.key = ""
         self.frames_sent = 0
+        self.ready_at = 0.0  # when the modelled service finishes its current generation
         self.muted = False
         self.slot_taken = False
         self.encoder: StreamEncoder | None = None
@@ -141,13 +142,29 @@ class Connection:
         if not self.slot_taken:
             await self.limits.acquire(self.key)
             self.slot_taken = True
+        due = self._schedule(len(text))
         speech, audio = await self._synthesize(text, drain)
-        if self.options.chars_per_second:
-            await asyncio.sleep(len(text) / self.options.chars_per_second)
-        if self.frames_sent == 0 and self.options.first_audio_latency_s > 0:
-            await asyncio.sleep(self.options.first_audio_latency_s)
+        delay = due - asyncio.get_running_loop().time()
+        if delay > 0:
+            await asyncio.sleep(delay)
         for piece, alignment in split_frames(audio, speech, self.params.sync_alignment):
             await self._send_audio(piece, alignment)
+
+    def _schedule(self, characters: int) -> float:
+        """When the modelled service would have this generation's audio ready.
+
+        Generations of a session run one after another at ``chars_per_second``, the first
+        after ``first_audio_latency_s``; the deadline is set before synthesis, so the local
+        server's own CPU time is part of the model rather than added on top of it.
+        """
+        now = asyncio.get_running_loop().time()
+        start = max(now, self.ready_at)
+        if self.frames_sent == 0 and self.ready_at == 0.0:
+            start += self.options.first_audio_latency_s
+        if self.options.chars_per_second:
+            start += characters / self.options.chars_per_second
+        self.ready_at = start
+        return start
 
     async def _synthesize(self, text: str, drain: bool) -> tuple[Speech, bytes]:
         encoder = self.encoder

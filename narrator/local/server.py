@@ -62,6 +62,9 @@ class LocalServer:
             self.port,
             process_request=self._process_request,
             max_size=MAX_MESSAGE_BYTES,
+            # Keep reading while a session generates, as the service does: a bounded queue
+            # would stop the socket being read, and with it the answers to the client's pings.
+            max_queue=None,
             ssl=context,
         )
         self.port = self._server.sockets[0].getsockname()[1]
