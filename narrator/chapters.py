@@ -1,39 +1,56 @@
 """Split one document into chapters: Markdown through markdown-it tokens, plain text by headings.
 
 Markdown structure comes only from the token stream, so a ``#`` inside fenced code can never
-start a chapter. Plain text has no syntax, so chapter headings are recognised line by line
-with the conservative patterns real books use. What each chapter says is
-:mod:`narrator.speech_text`'s job.
+start a chapter. The stream is never held for the whole document (its tokens take ten times
+the memory of the text): pass 1 parses a window of lines at a time, says each window's blocks
+and keeps that speech per section (the blocks between two top-level headings) with what the
+chapter rules need; pass 2 decides the chapters and joins their sections' speech, reading a
+section again only where pass 1 could not know how to say it. Plain text lives in
+:mod:`narrator.plaintext`; what a chapter says, in :mod:`narrator.speech_text`.
 """
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
+import functools
 import hashlib
 import re
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 
-from narrator.book import Book, Chapter
+from narrator.book import Book
 from narrator.documents import decode_text
 from narrator.errors import DocumentError
-from narrator.settings import ParseOptions
-from narrator.speech_text import (
-    finish_paragraph,
-    heading_title,
-    join_paragraphs,
-    markdown_parser,
-    remove_illustrations,
-    speak_markdown,
-    speak_plain,
+from narrator.plaintext import (
+    META_LINE,
+    Draft,
+    is_plain_heading,
+    normalised,
+    split_plain_text,
+    stem,
 )
+from narrator.settings import ParseOptions
+from narrator.speech_text import MarkdownSpeech, finish_paragraph, heading_title, markdown_parser
+
+# split_plain_text and is_plain_heading are re-exported: callers import them from here.
+__all__ = [
+    "MARKDOWN_SUFFIXES",
+    "is_plain_heading",
+    "load_book",
+    "split_markdown",
+    "split_plain_text",
+]
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 
-# Metadata written as "key: value" (front matter, leading lines, "## Author: ..." headings).
-_META_LINE = re.compile(r"([A-Za-z_]+): (.*)")
 # fmt: off
 _META_KEYS = frozenset((
     "title", "subtitle", "author", "authors", "translator", "editor", "illustrator", "year",
@@ -44,6 +61,11 @@ _CONTENT_TOKENS = frozenset((
     "code_block", "blockquote_open",
 ))
 # fmt: on
+# A window is this many lines or bytes, whichever comes first; doubled while one block
+# fills it. Its tokens are the only ones alive at a time.
+_WINDOW_LINES = 4_000
+_WINDOW_BYTES = 256 * 1024
+_BLANK_LINE = re.compile(rb"\n[ \t]*\n")
 
 
 def load_book(source: Path, options: ParseOptions) -> Book:
@@ -52,118 +74,178 @@ def load_book(source: Path, options: ParseOptions) -> Book:
         data = source.read_bytes()
     except OSError as exc:
         raise DocumentError(source, f"cannot be read ({exc.strerror or exc})") from exc
+    digest = hashlib.sha256(data).hexdigest()
     text = decode_text(data, source, options.encoding)
+    del data  # not held beside the text while the book is split
     if source.suffix.lower() in MARKDOWN_SUFFIXES:
-        book = split_markdown(text, source, options)
+        lines = _Lines(normalised(text, source))
+        del text  # the lines' UTF-8 is all the split needs, and often far smaller
+        book = _split_markdown(lines, source, options)
     else:
         book = split_plain_text(text, source, options)
-    return Book(
-        source=book.source,
-        title=book.title,
-        author=book.author,
-        chapters=book.chapters,
-        warnings=book.warnings,
-        source_sha256=hashlib.sha256(data).hexdigest(),
-    )
-
-
-@dataclass
-class _Draft:
-    """A book being assembled: chapters get their index when they are kept."""
-
-    source: Path
-    meta: dict[str, str] = field(default_factory=dict)
-    chapters: list[Chapter] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    def add(self, title: str, paragraphs: Sequence[str]) -> None:
-        self.chapters.append(Chapter(len(self.chapters) + 1, title, join_paragraphs(paragraphs)))
-
-    def add_intro(self, title: str, paragraphs: Sequence[str]) -> None:
-        """Text before the first heading, spoken under the book's title."""
-        # A title taken from a file stem ("my_book") should not be read with its underscores.
-        spoken = finish_paragraph(title.replace("_", " "))
-        self.add(title, [spoken, *paragraphs] if spoken else paragraphs)
-
-    def build(self, title: str) -> Book:
-        if not self.chapters:
-            raise DocumentError(self.source, "nothing to narrate")
-        author = self.meta.get("author") or self.meta.get("authors")
-        return Book(
-            source=self.source,
-            title=title,
-            author=author or None,
-            chapters=tuple(self.chapters),
-            warnings=tuple(self.warnings),
-        )
-
-
-def _normalised(text: str, name: Path | str) -> str:
-    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
-        raise DocumentError(name, "empty document")
-    return text
+    return dataclasses.replace(book, source_sha256=digest)
 
 
 # --- Markdown -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, slots=True)
 class _Heading:
-    position: int  # index of heading_open in the token list
+    line: int  # 0-based; warnings say line + 1
     level: int
-    title: str
-    line: int  # 1-based, for warnings
+    source: str  # the inline Markdown, parsed once every link definition is known
+    after_content: bool  # a paragraph, list, table, code or quote since the previous heading
+    title: str = ""
+
+
+@dataclass(eq=False, slots=True)
+class _Section:
+    """The blocks after a top-level heading (or before the first), said as a heading's would be:
+    from a fresh start, as if all definitions were known. Pass 2 checks both."""
+
+    line: int  # where it starts: its heading, or the top of the document
+    windows: range  # the pass 1 windows it spans
+    paragraphs: list[str] = field(default_factory=list)
+    html_depth: int = 0  # raw HTML elements left open at its end
+
+
+class _Lookups(dict[str, Any]):
+    """A table of link or footnote definitions that notes the labels looked up in vain."""
+
+    def __init__(self, entries: dict[str, Any]) -> None:
+        super().__init__(entries)
+        self.missed: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if not dict.__contains__(self, key):
+            self.missed.add(key)
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        found = dict.__contains__(self, key)
+        if not found and isinstance(key, str):
+            self.missed.add(key)
+        return found
+
+
+# No footnote label holds a space; with it the table is never empty, so the footnote plugin
+# always looks labels up (and an unknown one is noted) just as with the whole document's.
+_NO_LABEL = ": "
+
+
+@dataclass
+class _Skeleton:
+    """What pass 1 keeps of the document: its tokens are gone, their speech is not."""
+
+    headings: list[_Heading] = field(default_factory=list)
+    sections: list[_Section] = field(default_factory=list)
+    front_matter: list[str] = field(default_factory=list)
+    references: dict[str, dict[str, Any]] = field(default_factory=dict)
+    footnotes: dict[str, int] = field(default_factory=dict)  # ":label" -> -1, as the plugin
+    cuts: list[int] = field(default_factory=list)  # lines where a window ended: block starts
+    missed: dict[int, tuple[set[str], set[str]]] = field(default_factory=dict)  # by window
+
+    def env(self) -> dict[str, Any]:
+        """A fresh markdown-it env with every definition, as a whole-document parse has it
+        before its inline phase (so a link may come before its definition)."""
+        env: dict[str, Any] = {}
+        if self.references:
+            env["references"] = self.references  # read only: every label is already there
+        if self.footnotes:
+            env["footnotes"] = {"refs": dict(self.footnotes)}  # the plugin numbers them here
+        return env
+
+    def window_env(self) -> dict[str, Any]:
+        """An env with the definitions met so far, noting the labels that were not found."""
+        notes = _Lookups(self.footnotes)
+        notes[_NO_LABEL] = -1
+        return {"references": _Lookups(self.references), "footnotes": {"refs": notes}}
+
+    def stale_windows(self) -> set[int]:
+        """Windows that looked up a label defined only further on: their speech may be wrong."""
+        return {
+            window
+            for window, (links, notes) in self.missed.items()
+            if not (links.isdisjoint(self.references) and notes.isdisjoint(self.footnotes))
+        }
+
+
+class _Lines:
+    """The document as numbered lines, cut out by line number a window at a time.
+
+    Held as UTF-8: a str takes up to four bytes for every character once a single emoji is
+    in it, and only one window's worth is ever decoded.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.data = text.encode("utf-8", "surrogatepass")
+        self.starts = array("q", [0])
+        position = self.data.find(b"\n")
+        while position >= 0:
+            self.starts.append(position + 1)
+            position = self.data.find(b"\n", position + 1)
+        self.count = len(self.starts)
+
+    def source(self, start: int, end: int) -> str:
+        stop = self.starts[end] if end < self.count else None
+        return self.data[self.starts[start] : stop].decode("utf-8", "surrogatepass")
+
+    def line(self, number: int) -> str:
+        return self.source(number, number + 1).removesuffix("\n")
+
+    def window_end(self, start: int, scale: int) -> int:
+        limit = self.starts[start] + _WINDOW_BYTES * scale
+        by_size = bisect.bisect_right(self.starts, limit, start + 1, self.count)
+        return min(start + _WINDOW_LINES * scale, max(by_size, start + 1), self.count)
 
 
 def split_markdown(text: str, name: Path | str, options: ParseOptions) -> Book:
     """Split Markdown at its chapter headings; see design.md "Chapters" for the rules."""
-    draft = _Draft(Path(name))
-    text = _take_leading_metadata(_normalised(text, name), draft.meta)
-    tokens = markdown_parser().parse(text)
-    for token in tokens:
-        if token.type == "front_matter":
-            draft.meta.update(_simple_yaml(token.content))
-    headings = _top_level_headings(tokens)
-    headings = _drop_metadata_headings(tokens, headings, draft.meta)
+    return _split_markdown(_Lines(normalised(text, name)), name, options)
+
+
+def _split_markdown(lines: _Lines, name: Path | str, options: ParseOptions) -> Book:
+    draft = Draft(Path(name))
+    first = _take_leading_metadata(lines, draft.meta)
+    book = _read(lines, first, options)
+    for block in book.front_matter:
+        draft.meta.update(_simple_yaml(block))
+    _set_titles(book)
+    headings = _drop_metadata_headings(book.headings, draft.meta)
     level, title_heading = _split_level(headings, options.heading_level)
     top = [h.title for h in headings if h.level == 1]
-    title = (top[0] if len(top) == 1 else "") or draft.meta.get("title") or _stem(name)
+    title = (top[0] if len(top) == 1 else "") or draft.meta.get("title") or stem(name)
     starts = [h for h in headings if h.level <= level and h is not title_heading]
-    skip = {h.position for h in headings if h not in starts and h.level < level}
-    skip |= _metadata_positions(tokens, headings)
-    _add_markdown_chapters(draft, tokens, starts, skip, title, options)
+    # Headings not spoken in place: the book's title, those above the split, metadata.
+    skip = {h.line for h in headings if h not in starts and h.level < level}
+    skip |= {h.line for h in book.headings} - {h.line for h in headings}
+    _add_markdown_chapters(draft, lines, book, {h.line for h in starts}, skip, title, options)
     return draft.build(title)
 
 
-def _stem(name: Path | str) -> str:
-    return Path(name).stem or str(name)
-
-
-def _take_leading_metadata(text: str, meta: dict[str, str]) -> str:
+def _take_leading_metadata(lines: _Lines, meta: dict[str, str]) -> int:
     """Undelimited ``title: ...`` lines at the very top (500 Lines style) are metadata.
 
     A line-based check on purpose: it looks only at ``key: value`` lines, never at Markdown.
-    They are blanked rather than removed so token line numbers still match the file.
+    Returns how many lines to read as blank (one per key), so line numbers match the file.
     """
-    lines = text.split("\n")
     found: dict[str, str] = {}
-    for line in lines:
-        match = _META_LINE.fullmatch(line.rstrip())
+    for number in range(lines.count):
+        match = META_LINE.fullmatch(lines.line(number).rstrip())
         if match is None:
             break
         found[match.group(1).lower()] = _unquote(match.group(2))
     if "title" not in found:
-        return text
+        return 0
     meta.update(found)
-    return "\n" * len(found) + "\n".join(lines[len(found) :])
+    return len(found)
 
 
 def _simple_yaml(block: str) -> dict[str, str]:
     """The top-level ``key: value`` pairs of front matter; lists and nesting are ignored."""
     found = {}
     for line in block.split("\n"):
-        match = _META_LINE.fullmatch(line.rstrip())
+        match = META_LINE.fullmatch(line.rstrip())
         if match and match.group(2).strip():
             found[match.group(1).lower()] = _unquote(match.group(2))
     return found
@@ -176,49 +258,150 @@ def _unquote(value: str) -> str:
     return value.strip()
 
 
-def _top_level_headings(tokens: Sequence[Token]) -> list[_Heading]:
-    """Headings outside lists and quotes: only those can give a document its structure."""
-    return [
-        _Heading(
-            index,
-            int(token.tag[1]),
-            heading_title(tokens[index + 1]),
-            (token.map[0] if token.map else 0) + 1,
-        )
-        for index, token in enumerate(tokens)
-        if token.type == "heading_open" and token.level == 0
-    ]
+@functools.cache
+def _parser(at_start: bool, phase: str = "all") -> MarkdownIt:
+    """The document's parser, or one phase of it; front matter only at the top of the file."""
+    parser = markdown_parser()
+    if not at_start:
+        parser.disable("front_matter")
+    if phase == "blocks":
+        parser.core.ruler.enableOnly(["normalize", "block"])
+        parser.options["inline_definitions"] = True  # link definitions become tokens
+    elif phase == "inline":
+        parser.core.ruler.enableOnly(["inline", "footnote_tail", "text_join"])
+    elif phase == "titles":
+        parser.core.ruler.disable("footnote_tail")  # nothing to move: one inline token each
+    return parser
+
+
+def _read(lines: _Lines, first: int, options: ParseOptions) -> _Skeleton:
+    """Pass 1: parse a window of lines at a time, keep its speech and what the rules need.
+
+    In CommonMark a block is final once the next one has started, so all of a window's
+    top-level blocks but the last (which the window's end may have cut) are exactly those
+    of a whole-document parse; the next window starts where that last block starts.
+    """
+    speech = MarkdownSpeech(options)
+    book = _Skeleton(sections=[_Section(first, range(1), speech.paragraphs)])
+    after_content = False
+    start, scale, window = first, 1, 0
+    while start < lines.count:
+        end = lines.window_end(start, scale)
+        env = book.window_env()
+        tokens = _parser(start == 0, "blocks").parse(lines.source(start, end), env)
+        last = end == lines.count
+        kept = len(tokens) if last else _complete_blocks(tokens, lines, start, end)
+        if not (kept or last):
+            scale *= 2  # one block fills the window
+            continue
+        following = lines.count if last else start + _map(tokens[kept])[0]
+        del tokens[kept:]
+        for index in range(kept):
+            after_content = _note(book, tokens, index, start, after_content)
+        links, notes = env["references"], env["footnotes"]["refs"]
+        links.missed.clear()  # the block rules' look-ups are not the links'
+        notes.missed.clear()
+        state = StateCore("", _parser(True, "inline"), env, tokens)
+        state.md.core.process(state)
+        if links.missed or notes.missed:
+            book.missed[window] = (links.missed, notes.missed)
+        speech = _speak(book, state.tokens, window, speech, options)
+        if not last:
+            book.cuts.append(following)
+        start, scale, window = following, 1, window + 1
+    return book
+
+
+def _complete_blocks(tokens: Sequence[Token], lines: _Lines, start: int, end: int) -> int:
+    """How many of a window's tokens hold top-level blocks that a longer window would not
+    change: all before the last block, except where the rule below looks further on."""
+    front_matter = bool(tokens) and tokens[0].type == "front_matter"
+    if start == 0 and lines.data.startswith(b"---") and not front_matter:
+        return 0  # front matter whose closing line may lie past the window: not an hr
+    blocks = [i for i, t in enumerate(tokens) if t.level == 0 and t.nesting >= 0 and t.map]
+    for index in blocks[:-1]:
+        # "[": a link definition, whose title may go on past the window, or one whose label
+        # or address did and so became a paragraph or a setext heading. A blank line ends
+        # all of these, so that one is final if a blank line follows within the window.
+        begin = lines.starts[start + _map(tokens[index])[0]]
+        bracket = lines.data[begin : begin + 4].lstrip(b" ")[:1] == b"["
+        if bracket and not _BLANK_LINE.search(lines.data, begin, lines.starts[end]):
+            return index
+    return blocks[-1] if blocks else 0
+
+
+def _map(token: Token) -> list[int]:
+    assert token.map is not None  # block-opening tokens always have one
+    return token.map
+
+
+def _note(book: _Skeleton, tokens: Sequence[Token], index: int, start: int, seen: bool) -> bool:
+    """Keep what the chapter rules need from one block token; returns whether there has
+    been content since the last top-level heading."""
+    token = tokens[index]
+    if token.type == "definition":  # at any depth: in quotes and lists too
+        meta = token.meta
+        where = [start + line for line in _map(token)]
+        entry = {"title": meta["title"], "href": meta["url"], "map": where}
+        book.references.setdefault(meta["id"], entry)  # the first definition wins
+    elif token.type == "footnote_reference_open":
+        book.footnotes[":" + token.meta["label"]] = -1
+    elif token.level != 0:
+        pass
+    elif token.type == "heading_open":
+        line = start + _map(token)[0]
+        book.headings.append(_Heading(line, int(token.tag[1]), tokens[index + 1].content, seen))
+        return False
+    elif token.type == "front_matter":
+        book.front_matter.append(token.content)
+    return seen or (token.level == 0 and token.type in _CONTENT_TOKENS)
+
+
+def _speak(
+    book: _Skeleton, tokens: list[Token], window: int, speech: MarkdownSpeech, options: ParseOptions
+) -> MarkdownSpeech:
+    """Say a window's blocks, each top-level heading starting a section; returns the speech
+    of the section still open (its paragraphs are the section's own list)."""
+    section = book.sections[-1]
+    section.windows = range(section.windows.start, window + 1)
+    begin = 0
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open" and token.level == 0:
+            speech.feed(tokens[begin:index])
+            section.html_depth = speech.html_depth
+            speech = MarkdownSpeech(options)
+            line = book.headings[len(book.sections) - 1].line
+            section = _Section(line, range(window, window + 1), speech.paragraphs)
+            book.sections.append(section)
+            begin = index + 3  # after open, inline, close
+    speech.feed(tokens[begin:])
+    section.html_depth = speech.html_depth
+    return speech
+
+
+def _set_titles(book: _Skeleton) -> None:
+    """Heading titles, parsed as inline Markdown with every definition known."""
+    env = book.env()
+    for heading in book.headings:
+        heading.title = heading_title(_parser(True, "titles").parseInline(heading.source, env)[0])
+        heading.source = ""
 
 
 def _metadata_match(heading: _Heading) -> tuple[str, str] | None:
-    match = _META_LINE.fullmatch(heading.title)
+    match = META_LINE.fullmatch(heading.title)
     if match and match.group(1).lower() in _META_KEYS and match.group(2).strip():
         return match.group(1).lower(), match.group(2).strip()
     return None
 
 
-def _drop_metadata_headings(
-    tokens: Sequence[Token], headings: list[_Heading], meta: dict[str, str]
-) -> list[_Heading]:
+def _drop_metadata_headings(headings: list[_Heading], meta: dict[str, str]) -> list[_Heading]:
     """``# Title: X`` / ``## Author: Y`` headings at the top, before any text, are metadata."""
-    previous = 0
     for count, heading in enumerate(headings):
         pair = _metadata_match(heading)
-        between = tokens[previous : heading.position]
-        if pair is None or any(token.type in _CONTENT_TOKENS for token in between):
+        if pair is None or heading.after_content:
             return headings[count:]
         meta.setdefault(*pair)
-        previous = heading.position
     return []
-
-
-def _metadata_positions(tokens: Sequence[Token], headings: Sequence[_Heading]) -> set[int]:
-    kept = {h.position for h in headings}
-    return {
-        index
-        for index, token in enumerate(tokens)
-        if token.type == "heading_open" and token.level == 0 and index not in kept
-    }
 
 
 def _split_level(headings: Sequence[_Heading], override: int | None) -> tuple[int, _Heading | None]:
@@ -239,210 +422,63 @@ def _split_level(headings: Sequence[_Heading], override: int | None) -> tuple[in
 
 
 def _add_markdown_chapters(
-    draft: _Draft,
-    tokens: Sequence[Token],
-    starts: Sequence[_Heading],
+    draft: Draft,
+    lines: _Lines,
+    book: _Skeleton,
+    starts: set[int],
     skip: set[int],
     book_title: str,
     options: ParseOptions,
 ) -> None:
-    kept = [token for index, token in enumerate(tokens) if not _skipped(tokens, index, skip)]
-    positions = {id(tokens[h.position]): h for h in starts}
-    bounds = [i for i, token in enumerate(kept) if id(token) in positions]
-    intro = speak_markdown(kept[: bounds[0] if bounds else len(kept)], options)
-    if intro:
-        draft.add_intro(book_title, intro)
-    for number, start in enumerate(bounds):
-        end = bounds[number + 1] if number + 1 < len(bounds) else len(kept)
-        heading = positions[id(kept[start])]
-        body = speak_markdown(kept[start + 3 : end], options)  # after open, inline, close
-        if body:
+    """Pass 2: chapters from the sections' speech, each section read again if pass 1 could
+    not know how to say it (a definition further on, raw HTML left open before a heading
+    that is not spoken)."""
+    stale = book.stale_windows()
+    chapter: _Heading | None = None
+    paragraphs: list[str] = []
+    depth = 0
+    sections, book.sections = book.sections[::-1], []
+    ends = [*(h.line for h in book.headings), lines.count]
+    for heading, end in zip([None, *book.headings], ends, strict=True):
+        section = sections.pop()  # and let its speech go once said
+        if heading is not None and heading.line in starts:
+            _add_chapter(draft, chapter, paragraphs, book_title)
+            chapter, paragraphs, depth = heading, [], 0
+        elif heading is not None and heading.line not in skip:
             spoken = finish_paragraph(heading.title)
-            draft.add(heading.title, [spoken, *body] if spoken else body)
-        else:
-            draft.warnings.append(
-                f"heading {heading.title!r} (line {heading.line}) has nothing to narrate; skipped"
-            )
+            paragraphs.extend([spoken] if spoken else [])
+            depth = 0
+        if depth or not stale.isdisjoint(section.windows):
+            span = range(section.line, end)
+            section = _reread(lines, book, span, heading is not None, depth, options)
+        paragraphs.extend(section.paragraphs)
+        depth = section.html_depth
+    _add_chapter(draft, chapter, paragraphs, book_title)
 
 
-def _skipped(tokens: Sequence[Token], index: int, skip: set[int]) -> bool:
-    """Tokens of a heading that is not spoken in place (the book title, metadata headings)."""
-    return any(index - offset in skip for offset in range(3)) and (
-        tokens[index].type in ("heading_open", "inline", "heading_close")
-    )
-
-
-# --- plain text -----------------------------------------------------------------------------
-
-_ROMAN = r"(?=[IVXLCDM])M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})"
-_NUMBER_WORDS = (
-    "ONE|TWO|THREE|FOUR|FIVE|SIX|SEVEN|EIGHT|NINE|TEN|ELEVEN|TWELVE|THIRTEEN|FOURTEEN|"
-    "FIFTEEN|SIXTEEN|SEVENTEEN|EIGHTEEN|NINETEEN|TWENTY|FIRST|SECOND|THIRD|FOURTH|FIFTH|"
-    "SIXTH|SEVENTH|EIGHTH|NINTH|TENTH|LAST"
-)
-_KEYWORD_HEADING = re.compile(
-    rf"(?:CHAPTER|Chapter|LETTER|Letter|BOOK|Book|PART|Part|VOLUME|Volume|STAVE|Stave)"
-    rf" (?:{_ROMAN}|\d+|(?i:{_NUMBER_WORDS}))\.?(?:(?:[.:]| [-–—]) \S.*)?"
-)
-# "IX. THE ADVENTURE OF THE ENGINEER'S THUMB": a numeral and a title in capitals. A bare
-# "I." is a sub-part (or the wrapped end of a sentence), never a chapter.
-_ROMAN_CAPS_HEADING = re.compile(rf"{_ROMAN}\. (?=.*[A-Z])[^a-z]+")
-_GUTENBERG_START = re.compile(r"\*\*\* ?START OF (?:THE|THIS) PROJECT GUTENBERG", re.I)
-_GUTENBERG_END = re.compile(r"\*\*\* ?END OF (?:THE|THIS) PROJECT GUTENBERG", re.I)
-_THE_END = re.compile(r"(?i:THE END|FINIS)\.?")
-_CONTENTS_LABEL = re.compile(r"(?i:(?:table of )?contents)\.?:?")
-_TOC_RUN = 3  # this many headings in a row with no prose between them are a contents list
-
-
-def is_plain_heading(line: str) -> bool:
-    """A chapter heading line in plain text: never indented (contents lists are)."""
-    if line != line.lstrip() or not line.strip():
-        return False
-    line = line.rstrip()
-    return bool(_KEYWORD_HEADING.fullmatch(line) or _ROMAN_CAPS_HEADING.fullmatch(line))
-
-
-def split_plain_text(text: str, name: Path | str, options: ParseOptions) -> Book:
-    """Split plain text at chapter-heading lines, after dropping Gutenberg's wrapper."""
-    draft = _Draft(Path(name))
-    lines = _normalised(text, name).split("\n")
-    first, lines = _strip_gutenberg(lines, draft.meta)
-    lines = _drop_back_matter(remove_illustrations(lines, keep=_caption_to_keep), draft)
-    headings = _plain_headings(lines, draft, first)  # blanks contents lists in place
-    title = draft.meta.get("title") or _stem(name)
-    gutenberg = first > 0
-    starts = [number for number, _ in headings]
-    intro = speak_plain(lines[: starts[0]] if starts else lines)
-    if intro and gutenberg and starts:
+def _add_chapter(
+    draft: Draft, heading: _Heading | None, paragraphs: list[str], book_title: str
+) -> None:
+    if heading is None:
+        if paragraphs:
+            draft.add_intro(book_title, paragraphs)
+    elif paragraphs:
+        spoken = finish_paragraph(heading.title)
+        draft.add(heading.title, [spoken, *paragraphs] if spoken else paragraphs)
+    else:
         draft.warnings.append(
-            f"front matter before {headings[0][1]!r} (lines {first + 1}-{first + starts[0]}) "
-            "is the edition's, not the book's; skipped"
+            f"heading {heading.title!r} (line {heading.line + 1}) has nothing to narrate; skipped"
         )
-    elif intro:
-        draft.add_intro(title, intro)
-    for number, (start, heading) in enumerate(headings):
-        end = starts[number + 1] if number + 1 < len(starts) else len(lines)
-        body = speak_plain(lines[start + _heading_height(lines, start) : end])
-        spoken = finish_paragraph(heading)
-        if body and spoken:
-            draft.add(heading, [spoken, *body])
-        else:
-            draft.warnings.append(
-                f"heading {heading!r} (line {first + start + 1}) has nothing to narrate; skipped"
-            )
-    return draft.build(title)
 
 
-def _strip_gutenberg(lines: list[str], meta: dict[str, str]) -> tuple[int, list[str]]:
-    """Drop the Project Gutenberg header and licence; return the body and its first line."""
-    start = next((i for i, line in enumerate(lines) if _GUTENBERG_START.match(line)), None)
-    if start is None:
-        return 0, lines
-    for line in lines[:start]:
-        match = _META_LINE.fullmatch(line.strip())
-        if match and match.group(1).lower() in ("title", "author"):
-            meta.setdefault(match.group(1).lower(), match.group(2).strip())
-    end = next(
-        (i for i, line in enumerate(lines) if i > start and _GUTENBERG_END.match(line)),
-        len(lines),
-    )
-    return start + 1, lines[start + 1 : end]
-
-
-def _caption_to_keep(caption: list[str]) -> str | None:
-    """Pride and Prejudice hides "Chapter I." and "THE END" in illustration captions."""
-    if caption and is_plain_heading(caption[-1]):
-        return caption[-1]
-    if _THE_END.fullmatch(" ".join(caption)):
-        return "THE END"
-    return None
-
-
-def _drop_back_matter(lines: list[str], draft: _Draft) -> list[str]:
-    """After the last "THE END" come a printer's imprint or advertisements, not the book."""
-    ends = [number for number, line in enumerate(lines) if _THE_END.fullmatch(line.strip())]
-    if not ends or not any(line.strip() for line in lines[ends[-1] + 1 :]):
-        return lines
-    draft.warnings.append("text after 'THE END' is back matter; skipped")
-    return lines[: ends[-1] + 1]
-
-
-def _title_line(lines: Sequence[str], number: int) -> str | None:
-    """The short line right under ``CHAPTER I.`` that names the chapter, if there is one."""
-    if number + 1 >= len(lines):
-        return None
-    candidate = lines[number + 1].strip()
-    after = lines[number + 2].strip() if number + 2 < len(lines) else ""
-    if not candidate or after or len(candidate) > 80 or candidate[-1] in ".,;:":
-        return None
-    if lines[number + 1] != lines[number + 1].lstrip() or is_plain_heading(candidate):
-        return None
-    return candidate
-
-
-def _heading_height(lines: Sequence[str], number: int) -> int:
-    return 2 if _title_line(lines, number) else 1
-
-
-def _plain_headings(lines: list[str], draft: _Draft, first: int) -> list[tuple[int, str]]:
-    """Heading lines that stand alone; runs of them with no prose between are a contents list.
-
-    Runs are found among all heading-like lines, standing alone or not, because a contents
-    list is often set without blank lines; its lines are blanked so they are not read either.
-    """
-    candidates = [number for number, line in enumerate(lines) if is_plain_heading(line)]
-    runs: list[list[int]] = []
-    for number in candidates:
-        if runs and _continues_run(lines, runs[-1], number):
-            runs[-1].append(number)
-        else:
-            runs.append([number])
-    headings = []
-    for run in runs:
-        if len(run) >= _TOC_RUN:
-            _blank_contents(lines, run, draft, first)
-            continue
-        for number in filter(lambda n: _stands_alone(lines, n), run):
-            title = _title_line(lines, number)
-            headings.append((number, lines[number].strip() + (f" {title}" if title else "")))
-    return headings
-
-
-def _stands_alone(lines: Sequence[str], number: int) -> bool:
-    """After a blank line; a numeral-and-capitals line must also be followed by one."""
-    if number > 0 and lines[number - 1].strip():
-        return False
-    if _KEYWORD_HEADING.fullmatch(lines[number].rstrip()):
-        return True
-    return number + 1 >= len(lines) or not lines[number + 1].strip()
-
-
-def _blank_contents(lines: list[str], run: Sequence[int], draft: _Draft, first: int) -> None:
-    draft.warnings.append(
-        f"lines {first + run[0] + 1}-{first + run[-1] + 1} look like a table of contents; not read"
-    )
-    for number in run:
-        height = _heading_height(lines, number)
-        lines[number : number + height] = [""] * height
-    label = next((n for n in range(run[0] - 1, -1, -1) if lines[n].strip()), None)
-    if label is not None and _CONTENTS_LABEL.fullmatch(lines[label].strip()):
-        lines[label] = ""
-
-
-def _continues_run(lines: Sequence[str], run: Sequence[int], number: int) -> bool:
-    """No prose since the run's last heading, and not a second "CHAPTER I": a contents list
-    names each chapter once, so a repeat is the real first chapter right after the list."""
-    key = _heading_key(lines[number])
-    if any(_heading_key(lines[other]) == key for other in run):
-        return False
-    return not _prose_between(lines, run[-1], number)
-
-
-def _heading_key(line: str) -> str:
-    words = line.split()[: 2 if _KEYWORD_HEADING.fullmatch(line.strip()) else 1]
-    return " ".join(words).upper().rstrip(".")
-
-
-def _prose_between(lines: Sequence[str], first: int, second: int) -> bool:
-    start = first + _heading_height(lines, first)
-    return any(line.strip() for line in lines[start:second])
+def _reread(
+    lines: _Lines, book: _Skeleton, span: range, heading: bool, depth: int, options: ParseOptions
+) -> _Section:
+    """A section parsed again, in its pass 1 windows, with every definition known."""
+    cuts = book.cuts
+    edges = cuts[bisect.bisect_right(cuts, span.start) : bisect.bisect_left(cuts, span.stop)]
+    speech = MarkdownSpeech(options, depth)
+    for begin, stop in zip([span.start, *edges], [*edges, span.stop], strict=True):
+        tokens = _parser(begin == 0).parse(lines.source(begin, stop), book.env())
+        speech.feed(tokens[3:] if heading and begin == span.start else tokens)
+    return _Section(span.start, range(0), speech.paragraphs, speech.html_depth)

@@ -245,6 +245,29 @@ def speak_markdown(tokens: Sequence[Token], options: ParseOptions) -> list[str]:
     return _BlockRenderer(options).render(tokens)
 
 
+class MarkdownSpeech:
+    """The spoken paragraphs of a run of block tokens that arrives in several parts.
+
+    Each part must hold whole top-level blocks (a table or a footnote block is never cut):
+    then feeding the parts one by one says exactly what :func:`speak_markdown` says for all
+    of them at once. ``html_depth`` is the one thing carried from part to part, and from one
+    run to the next when a heading between them is not spoken: raw HTML elements left open,
+    inside which nothing is said.
+    """
+
+    def __init__(self, options: ParseOptions, html_depth: int = 0) -> None:
+        self._renderer = _BlockRenderer(options)
+        self._renderer.html.depth = html_depth
+        self.paragraphs: list[str] = []
+
+    @property
+    def html_depth(self) -> int:
+        return self._renderer.html.depth
+
+    def feed(self, tokens: Sequence[Token]) -> None:
+        self.paragraphs.extend(self._renderer.render(tokens))
+
+
 # --- plain text -----------------------------------------------------------------------------
 
 _ASTERISM = re.compile(r"(?:\*\s*){3,}|(?:-\s*){3,}")
