@@ -37,6 +37,10 @@ log = logging.getLogger("narrator.local")
 FRAME_BYTES = 12 * 1024
 
 
+#: A receive that returns faster than this found its frame already queued.
+_QUEUED = 0.002
+
+
 class _Dropped(Exception):
     """The connection was aborted on purpose (fault injection): nothing more to send."""
 
@@ -63,6 +67,7 @@ class Connection:
         self.key = ""
         self.frames_sent = 0
         self.ready_at = 0.0  # when the modelled service finishes its current generation
+        self.arrived = 0.0  # when the latest text reached us, as far as we can tell
         self.muted = False
         self.slot_taken = False
         self.encoder: StreamEncoder | None = None
@@ -119,10 +124,15 @@ class Connection:
 
     async def _receive(self) -> str | bytes:
         """The next client frame; the inactivity timer restarts with each one."""
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
         try:
-            return await asyncio.wait_for(self.ws.recv(), self.params.inactivity_timeout)
+            frame = await asyncio.wait_for(self.ws.recv(), self.params.inactivity_timeout)
         except asyncio.TimeoutError:
             raise inactivity_failure(self.params.inactivity_timeout) from None
+        if not self.arrived or loop.time() - asked > _QUEUED:  # it arrived just now
+            self.arrived = loop.time()
+        return frame
 
     def _authenticate(self, first: dict[str, Any]) -> None:
         """Key from the header, else the first message or ``authorization`` (section 2)."""
@@ -142,6 +152,7 @@ class Connection:
         if not self.slot_taken:
             await self.limits.acquire(self.key)
             self.slot_taken = True
+            self.arrived = max(self.arrived, asyncio.get_running_loop().time())  # it waited
         due = self._schedule(len(text))
         speech, audio = await self._synthesize(text, drain)
         delay = due - asyncio.get_running_loop().time()
@@ -154,11 +165,12 @@ class Connection:
         """When the modelled service would have this generation's audio ready.
 
         Generations of a session run one after another at ``chars_per_second``, the first
-        after ``first_audio_latency_s``; the deadline is set before synthesis, so the local
-        server's own CPU time is part of the model rather than added on top of it.
+        after ``first_audio_latency_s``, each starting when its text arrived or when the one
+        before it ended. Text that was already queued counts from when the queue was last
+        empty, so the time this server spends encoding and sending audio overlaps generation,
+        as on the service, rather than being added to the model.
         """
-        now = asyncio.get_running_loop().time()
-        start = max(now, self.ready_at)
+        start = max(self.arrived, self.ready_at)
         if self.frames_sent == 0 and self.ready_at == 0.0:
             start += self.options.first_audio_latency_s
         if self.options.chars_per_second:
