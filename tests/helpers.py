@@ -6,55 +6,18 @@ with its own loop, as httpx's ``serve_in_thread`` does.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
 
 from narrator.cli import narrate_command
-from narrator.local import LocalServer, ServerOptions
+from narrator.local import LocalServer, serve_in_thread
 
-
-@dataclass
-class RunningServer:
-    url: str
-    server: LocalServer
-
-    @property
-    def stats(self) -> Any:
-        return self.server.stats
-
-
-@contextmanager
-def server_in_thread(options: ServerOptions | None = None) -> Iterator[RunningServer]:
-    ready = threading.Event()
-    holder: dict[str, Any] = {}
-
-    async def serve() -> None:
-        stop = asyncio.Event()
-        holder["stop"] = stop
-        holder["loop"] = asyncio.get_running_loop()
-        async with LocalServer(host="127.0.0.1", port=0, options=options or ServerOptions()) as srv:
-            holder["server"] = srv
-            ready.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
-    thread.start()
-    if not ready.wait(30):
-        raise RuntimeError("the local server did not start")
-    server = holder["server"]
-    try:
-        yield RunningServer(server.url, server)
-    finally:
-        holder["loop"].call_soon_threadsafe(holder["stop"].set)
-        thread.join(30)
+#: The real local server in a thread with its own loop; yields the server (``.url``, ``.stats``).
+server_in_thread = serve_in_thread
+RunningServer = LocalServer
 
 
 def run_cli(*args: str | Path, env: dict[str, str] | None = None) -> Result:
