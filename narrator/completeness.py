@@ -8,6 +8,7 @@ for (nearly) every character sent: the service's own account of what it voiced.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from narrator.errors import IncompleteAudioError
@@ -16,6 +17,12 @@ from narrator.errors import IncompleteAudioError
 MAX_CHARS_PER_SECOND = 60.0
 #: Share of the sent (non-space) characters that the alignment must cover.
 MIN_ALIGNED_SHARE = 0.9
+
+
+def spoken_length(chars: Iterable[str]) -> int:
+    """Characters that are voiced: text sent and alignment received are compared without
+    whitespace, which the service may collapse or drop."""
+    return sum(1 for c in chars if not c.isspace())
 
 
 def bytes_per_second(output_format: str) -> float | None:

@@ -153,13 +153,14 @@ def make_plan(
     total_same = len(old_entries) == len(wanted)
     intact = [] if force else [e for e in old_entries if is_intact(e, folder)]
     by_content = {(e.text_sha256, e.settings_sha256): e for e in intact}
+    intact_ids = {id(e) for e in intact}
     plan = Plan(entries=[], todo=[], skipped=[], reuse=[], stale=[])
     for want in wanted:
         before = old.get(want.file)
         source = by_content.get((want.text_sha256, want.settings_sha256))
         if (
             before is not None
-            and before in intact
+            and id(before) in intact_ids
             and total_same
             and (before.index, before.title) == (want.index, want.title)
             and _same_chapter(want, before)

@@ -63,7 +63,7 @@ class Limiter:
             self._changed.notify_all()
 
     def lower(self) -> None:
-        self.limit = max(1, min(self.limit, self._active) - 1) if self.limit > 1 else 1
+        self.limit = max(1, min(self.limit, self._active) - 1)
 
 
 @dataclass

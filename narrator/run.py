@@ -20,7 +20,7 @@ from narrator import __version__, manifest
 from narrator.book import Book, Chapter
 from narrator.chapters import load_book
 from narrator.chunking import chunk_text
-from narrator.completeness import StreamTally
+from narrator.completeness import StreamTally, spoken_length
 from narrator.documents import Source, find_sources
 from narrator.errors import DocumentError, NarratorError, OutputError, UsageError, redact
 from narrator.events import (
@@ -144,12 +144,16 @@ def _engine_record(settings: RunSettings) -> dict[str, object]:
     }
 
 
-def _plan_folder(settings: RunSettings, planned: PlannedBook) -> tuple[Manifest, Plan]:
-    folder = planned.folder
+def _make_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{folder}: cannot create the output folder ({exc})") from exc
+
+
+def _plan_folder(settings: RunSettings, planned: PlannedBook) -> tuple[Manifest, Plan]:
+    folder = planned.folder
+    _make_folder(folder)
     remove_stale_temp_files(folder)
     settings_hash = settings_sha256(settings)
     wanted = [
@@ -279,7 +283,7 @@ class Narration:
         finally:
             entry.characters += tally.characters_sent
             self.report.characters_sent += tally.characters_sent
-        self.emit(Progress(_spoken(job.chapter.text) - counted))
+        self.emit(Progress(spoken_length(job.chapter.text) - counted))
         _record_written(entry, written)
         self.report.done += 1
         self.report.audio_seconds += written.duration_s
@@ -287,7 +291,7 @@ class Narration:
         self.emit(ChapterFinished(job.label, True, f"{written.duration_s:.1f} s"))
 
     async def chapter_failed(self, job: ChapterJob, exc: BaseException) -> None:
-        message = redact(str(exc) or type(exc).__name__, self.settings.service.api_key)
+        message = self._message(exc)
         job.entry.status, job.entry.error = "failed", message
         job.entry.finished = manifest.now()
         self.report.failed += 1
@@ -295,13 +299,12 @@ class Narration:
         job.record.save(job.planned.folder)
         self.emit(ChapterFinished(job.label, False, message))
 
+    def _message(self, exc: BaseException) -> str:
+        return redact(str(exc) or type(exc).__name__, self.settings.service.api_key)
+
     def retrying(self, job: ChapterJob, attempt: int, exc: BaseException, delay: float) -> None:
-        message = redact(str(exc) or type(exc).__name__, self.settings.service.api_key)
+        message = self._message(exc)
         self.emit(ChapterRetry(job.label, attempt, message, delay))
-
-
-def _spoken(text: str) -> int:
-    return sum(1 for c in text if not c.isspace())
 
 
 async def narrate(settings: RunSettings, emit: EventSink) -> Report:
@@ -312,13 +315,14 @@ async def narrate(settings: RunSettings, emit: EventSink) -> Report:
     loaded = load_documents(settings, emit)
     run = Narration(settings, emit)
     run.report.bad_documents = loaded.bad_documents
-    try:
-        settings.out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{settings.out}: cannot create the output folder ({exc})") from exc
+    _make_folder(settings.out)
     with FolderLock(settings.out):
         jobs, records = _plan_all(settings, loaded, run.report)
-        emit(RunStarted(len(jobs), sum(_spoken(j.chapter.text) for j in jobs), run.report.skipped))
+        emit(
+            RunStarted(
+                len(jobs), sum(spoken_length(j.chapter.text) for j in jobs), run.report.skipped
+            )
+        )
         try:
             if jobs:
                 await _run_pool(settings, run, jobs)

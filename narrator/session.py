@@ -18,7 +18,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from narrator import protocol
-from narrator.completeness import StreamTally, check_complete
+from narrator.completeness import StreamTally, check_complete, spoken_length
 from narrator.errors import ConnectionDroppedError, ServiceError, redact
 from narrator.settings import ServiceSettings, SpeechSettings
 
@@ -34,6 +34,15 @@ def _is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _close_error(
+    exc: websockets.exceptions.ConnectionClosed, *, after_final: bool
+) -> ServiceError | None:
+    """What a close means; no close frame received (``rcvd`` is None) is a dropped link."""
+    if exc.rcvd is None:
+        return protocol.error_from_close(None, "", after_final=after_final)
+    return protocol.error_from_close(exc.rcvd.code, exc.rcvd.reason, after_final=after_final)
 
 
 class Connector:
@@ -138,7 +147,7 @@ class Session:
             message = protocol.text_message(piece, flush=number == len(pieces))
             await self._send(message)
             tally.characters_sent += len(piece)
-            tally.spoken_characters_sent += sum(1 for c in piece if not c.isspace())
+            tally.spoken_characters_sent += spoken_length(piece)
         await self._send(protocol.END_OF_STREAM)
 
     async def _receive_all(
@@ -149,9 +158,7 @@ class Session:
             try:
                 raw = await asyncio.wait_for(self._ws.recv(), self._receive_timeout)
             except websockets.exceptions.ConnectionClosed as exc:
-                code = exc.rcvd.code if exc.rcvd else None
-                reason = exc.rcvd.reason if exc.rcvd else ""
-                error = protocol.error_from_close(code, reason, after_final=final)
+                error = _close_error(exc, after_final=final)
                 if error is None:
                     return
                 raise error from exc
@@ -177,7 +184,7 @@ class Session:
             tally.audio_bytes += len(event.audio)
         if event.alignment is not None:
             tally.alignment_seen = True
-            voiced = sum(1 for c in event.alignment.chars if not c.isspace())
+            voiced = spoken_length(event.alignment.chars)
             tally.aligned_characters += voiced
             if on_progress is not None and voiced:
                 on_progress(voiced)
@@ -190,10 +197,9 @@ class Session:
         try:
             await self._ws.send(message)
         except websockets.exceptions.ConnectionClosed as exc:
-            code = exc.rcvd.code if exc.rcvd else None
-            reason = exc.rcvd.reason if exc.rcvd else ""
-            error = protocol.error_from_close(code, reason, after_final=False)
-            raise (error or ConnectionDroppedError("connection closed")) from exc
+            raise _close_error(exc, after_final=False) or ConnectionDroppedError(
+                "connection closed"
+            ) from exc
         except OSError as exc:
             raise ConnectionDroppedError(f"connection lost: {exc}") from exc
 
