@@ -10,12 +10,14 @@ import contextlib
 import logging
 import signal
 import sys
+import traceback
 from pathlib import Path
 from typing import TypeVar
 
 import click
 
 from narrator import __version__
+from narrator.display import printable
 from narrator.dryrun import print_plan
 from narrator.errors import (
     AuthenticationError,
@@ -25,9 +27,14 @@ from narrator.errors import (
     redact,
 )
 from narrator.progress import ProgressView
-from narrator.protocol import UNSUPPORTED_MODELS
+from narrator.protocol import (
+    UNSUPPORTED_MODELS,
+    api_key_problem,
+    base_url_problem,
+    voice_id_problem,
+)
 from narrator.report import Report
-from narrator.run import narrate
+from narrator.run import check_settings, narrate
 from narrator.settings import (
     DEFAULT_BASE_URL,
     DEFAULT_CHUNK_SCHEDULE,
@@ -69,6 +76,20 @@ def _schedule(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple
     return numbers
 
 
+def _base_url(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    problem = base_url_problem(value)
+    if problem is not None:
+        raise click.BadParameter(problem)
+    return value
+
+
+def _voice(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    problem = voice_id_problem(value)
+    if problem is not None:
+        raise click.BadParameter(problem)
+    return value
+
+
 def _model(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     if value in UNSUPPORTED_MODELS:
         raise click.BadParameter(
@@ -101,9 +122,12 @@ def _model(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     envvar="ELEVENLABS_BASE_URL",
     default=DEFAULT_BASE_URL,
     show_default=True,
+    callback=_base_url,
     help="Service endpoint (env ELEVENLABS_BASE_URL); ws:// works.",
 )
-@click.option("--voice", default=DEFAULT_VOICE, show_default=True, help="Voice id.")
+@click.option(
+    "--voice", default=DEFAULT_VOICE, show_default=True, callback=_voice, help="Voice id."
+)
 @click.option("--model", default=DEFAULT_MODEL, show_default=True, callback=_model)
 @click.option(
     "--format",
@@ -131,6 +155,13 @@ def _model(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     default=20,
     show_default=True,
     help="Seconds the service waits for text before closing.",
+)
+@click.option(
+    "--stall-timeout",
+    type=click.FloatRange(1, 3600),
+    default=120.0,
+    show_default=True,
+    help="Give a session up after this many seconds without new audio.",
 )
 @click.option(
     "-j",
@@ -181,14 +212,21 @@ def narrate_command(**options: object) -> None:
         format="%(levelname)s %(name)s: %(message)s",
     )
     view = ProgressView(quiet=bool(options["quiet"]), verbose=bool(options["verbose"]))
+    opts = Options(options)
+    api_key: str | None = None
     try:
-        code = _run(options, view)
+        api_key = find_api_key(opts.optional("api_key", str))
+        code = _run(opts, api_key, view)
     except NarratorError as exc:
         view.close()
-        if debug:
-            raise
-        click.echo(f"narrate: {exc}", err=True)
+        if debug:  # a traceback as well, never another exit status
+            click.echo(redact(traceback.format_exc(), api_key).rstrip(), err=True)
+        click.echo(f"narrate: {printable(redact(str(exc), api_key))}", err=True)
         code = exc.exit_code
+    except KeyboardInterrupt:  # Ctrl-C outside the event loop (a dry run, say)
+        view.close()
+        click.echo("narrate: interrupted", err=True)
+        code = Interrupted.exit_code
     sys.exit(code)
 
 
@@ -248,6 +286,8 @@ def _settings(opts: Options, api_key: str | None, engine: str) -> RunSettings:
             base_url=opts.get("base_url", str),
             api_key=api_key,
             inactivity_timeout=opts.get("inactivity_timeout", int),
+            open_timeout=min(20.0, opts.get("stall_timeout", float)),
+            stall_timeout=opts.get("stall_timeout", float),
         ),
         parse=ParseOptions(
             encoding=opts.optional("encoding", str),
@@ -265,12 +305,13 @@ def _settings(opts: Options, api_key: str | None, engine: str) -> RunSettings:
     )
 
 
-def _run(options: dict[str, object], view: ProgressView) -> int:
-    opts = Options(options)
+def _run(opts: Options, api_key: str | None, view: ProgressView) -> int:
     if opts.flag("show_text") and not opts.flag("dry_run"):
         raise UsageError("--show-text goes with --dry-run")
-    api_key = find_api_key(opts.optional("api_key", str))
     if api_key:
+        problem = api_key_problem(api_key)
+        if problem is not None:
+            raise UsageError(problem)
         for handler in logging.getLogger().handlers:
             handler.addFilter(RedactingFilter(api_key))
     engine = opts.get("engine", str)
@@ -281,6 +322,7 @@ def _run(options: dict[str, object], view: ProgressView) -> int:
             "no API key: pass --api-key, set ELEVENLABS_API_KEY or put it in .env"
         )
     settings = _settings(opts, api_key, engine)
+    check_settings(settings)
     if settings.dry_run:
         return print_plan(settings, view)
     report = asyncio.run(_narrate(settings, view))

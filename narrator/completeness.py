@@ -1,9 +1,11 @@
-"""Whether a finished stream really voiced its chapter.
+"""Whether a stream really voiced its text, and how much audio a text can plausibly need.
 
 The most common complaint about narration tools is silent truncation: audio that ends early
-with exit status 0. A stream is accepted only when it carried audio, when its length is
-plausible for the text, and, where the service sent alignment, when that alignment accounts
-for (nearly) every character sent: the service's own account of what it voiced.
+with exit status 0. A stream is accepted only when it carried audio in the requested format,
+when its length is plausible for the text, and, where the service sent alignment, when that
+alignment accounts for (nearly) every character sent: the service's own account of what it
+voiced. The same plausibility works the other way: audio far beyond what the text can need is
+refused as a broken stream, so a server that streams forever cannot fill the disk.
 """
 
 from __future__ import annotations
@@ -11,12 +13,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from narrator.errors import IncompleteAudioError
+from narrator.errors import BrokenStreamError, IncompleteAudioError
 
-#: Faster than any narration (about 15 characters a second is normal speech at speed 1.0).
-MAX_CHARS_PER_SECOND = 60.0
+#: Fastest narration at speed 1.0, with margin: ordinary narration is about 15 voiced
+#: characters a second, brisk reading 18; 22 leaves room for dense text without letting a
+#: third of a chapter (about 45 a second) pass.
+MAX_CHARS_PER_SECOND = 22.0
+#: The fastest ``speed`` the service allows; a voice's stored settings may use it.
+FASTEST_SPEED = 1.2
+#: Slowest plausible narration, with a wide margin (speed 0.7 reads about 10 a second).
+MIN_CHARS_PER_SECOND = 2.0
+#: Audio any text may carry beyond its characters' share: silence, headers, a short heading.
+AUDIO_SLACK_SECONDS = 30.0
+#: Byte rate assumed where the format has none (Opus): its highest bitrate, with Ogg overhead.
+_VARIABLE_RATE_CEILING = 192_000 / 8 * 1.5
 #: Share of the sent (non-space) characters that the alignment must cover.
 MIN_ALIGNED_SHARE = 0.9
+
+_MP3_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
 
 
 def spoken_length(chars: Iterable[str]) -> int:
@@ -38,6 +52,38 @@ def bytes_per_second(output_format: str) -> float | None:
     return None
 
 
+def max_audio_seconds(spoken: int) -> float:
+    """The longest audio a text of ``spoken`` voiced characters can plausibly need."""
+    return AUDIO_SLACK_SECONDS + spoken / MIN_CHARS_PER_SECOND
+
+
+def max_audio_bytes(spoken: int, output_format: str) -> int:
+    """Bytes of audio past which a stream for this text is broken, not long."""
+    rate = bytes_per_second(output_format) or _VARIABLE_RATE_CEILING
+    return int(max_audio_seconds(spoken) * rate)
+
+
+def audio_format_problem(head: bytes, output_format: str) -> str | None:
+    """Why the first bytes of a stream cannot be ``output_format``, or None if they can be.
+
+    Only containers with a signature are checked: raw PCM and G.711 have none.
+    """
+    codec, _, rest = output_format.partition("_")
+    if codec == "opus":
+        return None if head.startswith(b"OggS") else "the audio is not Ogg Opus"
+    if codec != "mp3" or head.startswith(b"ID3"):
+        return None
+    if len(head) < 4 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0 or (head[1] >> 1) & 3 != 1:
+        return "the audio is not MP3"
+    rates = _MP3_RATES.get((head[1] >> 3) & 3)
+    index = (head[2] >> 2) & 3
+    rate = rates[index] if rates is not None and index < 3 else None
+    wanted = int(rest.split("_")[0])
+    if rate != wanted:
+        return f"the audio is MP3 at {rate or 'an invalid rate'} Hz, not {wanted} Hz"
+    return None
+
+
 @dataclass
 class StreamTally:
     """What one stream delivered, counted as it arrives."""
@@ -53,17 +99,39 @@ class StreamTally:
         return self.audio_bytes / rate if rate else None
 
 
-def check_complete(tally: StreamTally, output_format: str) -> None:
-    """Raise IncompleteAudioError when the stream cannot have voiced all of its text."""
+def check_audio(tally: StreamTally, chunk: bytes, output_format: str, spoken_total: int) -> None:
+    """Refuse a chunk that makes the stream impossible: wrong format, or too much audio."""
+    if tally.audio_bytes == 0:
+        problem = audio_format_problem(chunk, output_format)
+        if problem is not None:
+            raise BrokenStreamError(f"{problem} (requested {output_format})")
+    ceiling = max_audio_bytes(spoken_total, output_format)
+    if tally.audio_bytes + len(chunk) > ceiling:
+        raise BrokenStreamError(
+            f"the service sent more than {ceiling:,} bytes of audio for {spoken_total:,} "
+            "characters, far more than the text can need"
+        )
+
+
+def check_complete(
+    tally: StreamTally, output_format: str, max_speed: float = FASTEST_SPEED
+) -> None:
+    """Raise IncompleteAudioError when the stream cannot have voiced all of its text.
+
+    Without alignment the only evidence is the audio's length, so it must reach what the text
+    needs at the fastest speed the voice may use (``max_speed``).
+    """
     spoken = tally.spoken_characters_sent
     if tally.audio_bytes == 0:
         raise IncompleteAudioError(
             f"the stream ended with no audio for {tally.characters_sent} characters sent"
         )
     duration = tally.estimated_duration(output_format)
-    if duration is not None and spoken and duration < spoken / MAX_CHARS_PER_SECOND:
+    shortest = spoken / (MAX_CHARS_PER_SECOND * max_speed)
+    if duration is not None and spoken and duration < shortest:
         raise IncompleteAudioError(
-            f"only {duration:.1f} s of audio for {spoken} characters: the audio is truncated"
+            f"only {duration:.1f} s of audio for {spoken} characters (at least "
+            f"{shortest:.1f} s expected): the audio is truncated"
         )
     if tally.alignment_seen and tally.aligned_characters < MIN_ALIGNED_SHARE * spoken:
         raise IncompleteAudioError(

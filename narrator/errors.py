@@ -12,7 +12,9 @@ Each class knows its exit code, so only the CLI turns an error into a message an
     │   │   ├── AuthenticationError            bad or missing API key
     │   │   ├── QuotaExceededError             out of credits
     │   │   ├── VoiceNotFoundError             unknown voice
-    │   │   └── ModelRefusedError              model not served on this endpoint
+    │   │   ├── ModelRefusedError              model not served on this endpoint
+    │   │   └── ServiceUnreachableError        no connection could be opened for a while
+    │   ├── BrokenStreamError                  a frame that breaks the protocol: the chapter fails
     │   └── TransientServiceError     retried with backoff
     │       ├── ConnectionDroppedError         socket lost, handshake failed, 1011, timeout
     │       ├── RateLimitedError               system_busy, HTTP 429
@@ -67,6 +69,13 @@ class ServiceError(NarratorError):
         self.code = code
         self.error = error
 
+    def redacted(self, secret: str | None) -> ServiceError:
+        """This error with ``secret`` removed from what the service wrote into it."""
+        self.message = redact(self.message, secret)
+        self.error = redact(self.error, secret) if self.error else self.error
+        self.args = (self.message,)
+        return self
+
     def __str__(self) -> str:
         detail = ", ".join(
             part for part in (self.error, f"close code {self.code}" if self.code else None) if part
@@ -94,6 +103,19 @@ class VoiceNotFoundError(FatalServiceError):
 
 class ModelRefusedError(FatalServiceError):
     """The model is not served over the WebSocket endpoint."""
+
+
+class ServiceUnreachableError(FatalServiceError):
+    """No session could be opened for long enough that retrying chapter by chapter only waits."""
+
+
+class BrokenStreamError(ServiceError):
+    """The service sent what the protocol does not allow (not JSON, wrong types, bad base64,
+    malformed alignment, audio in another format, far more audio than the text can need).
+
+    Not retried: a server that breaks the protocol once will likely break it again, and every
+    retry is paid for.
+    """
 
 
 class TransientServiceError(ServiceError):

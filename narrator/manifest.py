@@ -1,31 +1,70 @@
 """The manifest of one output folder, and the plan it gives a rerun.
 
 ``manifest.json`` says exactly what is on disk: every chapter of the current document with its
-status, what was sent and billed, and what was written; it is saved atomically after every
-chapter, so a crash at any point leaves a manifest that tells the truth. A rerun skips a
-chapter whose text hash, settings hash and file (size and sha256) all match a ``done`` entry.
+status, what was sent and billed, and what was written. A rerun skips a chapter whose text
+hash, settings hash and file (size and sha256) all match a ``done`` entry.
+
+The manifest is input a user can edit, so nothing in it is trusted: a file that is not
+narrator's is never overwritten (the run stops with a line saying what to do); a damaged one
+of narrator's is kept aside and the run plans afresh; an entry with wrong types or a file name
+that is not a plain name of narrator's own shape is ignored with a warning, so no path built
+from the manifest can leave the output folder.
+
+Saving is atomic, and throttled so that its cost stays a small share of the run however many
+chapters a book has (:meth:`Manifest.save_soon`); a chapter committed but not yet saved is
+recognised by its tags on the next run (see :func:`make_plan`'s ``adopt``).
 """
 
 from __future__ import annotations
 
 import json
-import logging
+import os
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from narrator.output import file_sha256, write_json_atomic
+from narrator.errors import OutputError
+from narrator.output import (
+    WrittenFile,
+    file_sha256,
+    is_own_audio_name,
+    is_regular_file,
+    read_regular_file,
+    write_json_atomic,
+)
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = "narrator-manifest"
 VERSION = 1
-
-log = logging.getLogger("narrator")
+#: Far beyond any book's manifest (10,000 chapters take about 5 MB).
+MAX_MANIFEST_BYTES = 256 * 2**20
+#: A save may take at most this share of the time since the previous one.
+SAVE_SHARE = 0.1
 
 #: A chapter is ``pending`` until narrated, ``done`` once its file is complete on disk,
 #: ``failed`` when every attempt failed (``error`` says why).
 STATUSES = ("pending", "done", "failed")
+
+_OPTIONAL = type(None)
+_TYPES: dict[str, tuple[type, ...]] = {
+    "index": (int,),
+    "title": (str,),
+    "file": (str,),
+    "status": (str,),
+    "characters": (int,),
+    "text_sha256": (str,),
+    "settings_sha256": (str,),
+    "duration_s": (float, int, _OPTIONAL),
+    "bytes": (int, _OPTIONAL),
+    "audio_sha256": (str, _OPTIONAL),
+    "attempts": (int,),
+    "error": (str, _OPTIONAL),
+    "finished": (str, _OPTIONAL),
+}
+_STALE_FIELDS = ("file", "title", "text_sha256", "bytes", "audio_sha256")
 
 
 def now() -> str:
@@ -51,9 +90,23 @@ class ChapterEntry:
     finished: str | None = None
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ChapterEntry:
+    def from_json(cls, data: object) -> ChapterEntry:
+        """An entry read from JSON; ValueError says what is wrong with it."""
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        for name, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, _TYPES[name]):
+                raise ValueError(f"{name} has the wrong type")
+        if not is_own_audio_name(values.get("file")):
+            raise ValueError(f"file {str(values.get('file'))[:80]!r} is not a chapter file name")
+        if values.get("status", "pending") not in STATUSES:
+            raise ValueError("unknown status")
+        try:
+            return cls(**values)
+        except TypeError as exc:  # a required field is missing
+            raise ValueError("a required field is missing") from exc
 
 
 @dataclass
@@ -63,8 +116,10 @@ class Manifest:
     book: dict[str, Any]
     engine: dict[str, Any]
     chapters: list[ChapterEntry]
-    stale: list[dict[str, Any]] = field(default_factory=list)
+    stale: list[ChapterEntry] = field(default_factory=list)
     updated: str = ""
+    _saved_at: float = field(default=0.0, repr=False, compare=False)
+    _save_cost: float = field(default=0.0, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,46 +129,162 @@ class Manifest:
             "book": self.book,
             "engine": self.engine,
             "chapters": [asdict(entry) for entry in self.chapters],
-            "stale": self.stale,
+            "stale": [{k: getattr(e, k) for k in _STALE_FIELDS} for e in self.stale],
         }
 
     def save(self, folder: Path) -> None:
+        started = time.monotonic()
         self.updated = now()
         write_json_atomic(folder / MANIFEST_NAME, self.to_json())
+        self._saved_at = time.monotonic()
+        self._save_cost = self._saved_at - started
+
+    def save_soon(self, folder: Path) -> None:
+        """Save unless the last save was too recent for its cost.
+
+        Rewriting the whole file after each of 10,000 tiny chapters would make a run
+        quadratic; saving only when at least ten times the last save's duration has passed
+        keeps saving under a tenth of the run. The caller saves once more at the end.
+        """
+        if time.monotonic() - self._saved_at >= self._save_cost / SAVE_SHARE:
+            self.save(folder)
 
 
-def load(folder: Path) -> Manifest | None:
-    """The folder's manifest, or None if there is none or it cannot be read (then redo all)."""
+@dataclass
+class Loaded:
+    """What :func:`load` found: the manifest (None to plan afresh) and what to warn about.
+
+    ``damaged`` is set when the file is narrator's but cannot be used; the caller keeps it
+    aside (:func:`keep_damaged`) before a new manifest replaces it.
+    """
+
+    manifest: Manifest | None
+    warnings: list[str] = field(default_factory=list)
+    damaged: bool = False
+
+
+def _foreign(path: Path, what: str) -> OutputError:
+    return OutputError(
+        f"{path} {what}, not narrator's manifest; move it away or choose another --out"
+    )
+
+
+def load(folder: Path) -> Loaded:
+    """Read the folder's manifest without trusting it; OutputError when it is not narrator's."""
     path = folder / MANIFEST_NAME
-    if not path.is_file():
-        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("format") != FORMAT:
-            raise ValueError("not a narrator manifest")
-        return Manifest(
-            book=dict(data.get("book") or {}),
-            engine=dict(data.get("engine") or {}),
-            chapters=[ChapterEntry.from_json(c) for c in data.get("chapters") or []],
-            stale=list(data.get("stale") or []),
-            updated=str(data.get("updated") or ""),
+        info = path.lstat()
+    except FileNotFoundError:
+        return Loaded(None)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if path.is_symlink():
+        raise _foreign(path, "is a symbolic link")
+    if path.is_dir():
+        raise _foreign(path, "is a folder")
+    if info.st_size > MAX_MANIFEST_BYTES:
+        raise _foreign(path, "is too large")
+    try:
+        raw = read_regular_file(path, MAX_MANIFEST_BYTES)
+    except ValueError as exc:
+        raise _foreign(path, f"is {exc}") from exc
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
+        if f'"format": "{FORMAT}"'.encode() in raw[:200]:
+            return _damaged(path, "it is not valid JSON (truncated?)")
+        raise _foreign(path, "is not JSON") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise _foreign(path, "has no narrator format mark")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        return _damaged(path, "its version is missing")
+    if version > VERSION:
+        raise OutputError(
+            f"{path} was written by a newer narrator (manifest version {version}); "
+            "upgrade narrator or choose another --out"
         )
-    except (OSError, ValueError, TypeError, AttributeError) as exc:
-        log.warning("%s: unreadable manifest (%s); every chapter will be narrated again", path, exc)
-        return None
+    return _parse(path, data)
+
+
+def _damaged(path: Path, why: str) -> Loaded:
+    return Loaded(
+        None,
+        [
+            f"{path}: narrator's manifest is damaged ({why}); it is kept as "
+            f"{MANIFEST_NAME}.damaged and the folder is planned afresh, keeping audio whose "
+            "tags prove it current"
+        ],
+        damaged=True,
+    )
+
+
+def _parse(path: Path, data: dict[str, Any]) -> Loaded:
+    book, engine = data.get("book") or {}, data.get("engine") or {}
+    chapters, stale = data.get("chapters") or [], data.get("stale") or []
+    if not (
+        isinstance(book, dict)
+        and isinstance(engine, dict)
+        and isinstance(chapters, list)
+        and isinstance(stale, list)
+    ):
+        return _damaged(path, "its book, engine, chapters or stale have the wrong types")
+    warnings: list[str] = []
+    entries = _entries(path, "chapter", chapters, warnings)
+    old = _entries(path, "stale", [_stale_entry(item) for item in stale], warnings)
+    updated = data.get("updated")
+    record = Manifest(book, engine, entries, old, updated if isinstance(updated, str) else "")
+    return Loaded(record, warnings)
+
+
+def _stale_entry(item: object) -> object:
+    return {"index": 0, **item} if isinstance(item, dict) else item
+
+
+def _entries(path: Path, kind: str, items: list[Any], warnings: list[str]) -> list[ChapterEntry]:
+    entries: list[ChapterEntry] = []
+    for number, item in enumerate(items, 1):
+        try:
+            entries.append(ChapterEntry.from_json(item))
+        except ValueError as exc:
+            warnings.append(f"{path}: {kind} entry {number} ignored: {exc}")
+    return entries
+
+
+def keep_damaged(folder: Path) -> None:
+    """Move a damaged manifest aside, so a new one never replaces it silently."""
+    path = folder / MANIFEST_NAME
+    try:
+        os.replace(path, path.with_name(f"{MANIFEST_NAME}.damaged"))
+    except OSError as exc:
+        raise OutputError(f"cannot keep {path} aside: {exc.strerror or exc}") from exc
+
+
+def is_ours(entry: ChapterEntry, folder: Path) -> bool:
+    """The entry's file is on disk, a regular file, with the recorded size and hash."""
+    if entry.audio_sha256 is None or entry.bytes is None:
+        return False
+    path = folder / entry.file
+    try:
+        if not is_regular_file(path) or path.stat().st_size != entry.bytes:
+            return False
+        return file_sha256(path) == entry.audio_sha256
+    except (OSError, OutputError):
+        return False
 
 
 def is_intact(entry: ChapterEntry, folder: Path) -> bool:
     """A done entry whose file is on disk with the recorded size and hash."""
-    if entry.status != "done" or not entry.file or entry.audio_sha256 is None:
-        return False
-    path = folder / entry.file
-    try:
-        if not path.is_file() or path.stat().st_size != entry.bytes:
-            return False
-        return file_sha256(path) == entry.audio_sha256
-    except OSError:
-        return False
+    return entry.status == "done" and is_ours(entry, folder)
+
+
+def record_written(entry: ChapterEntry, written: WrittenFile) -> None:
+    """Mark ``entry`` done with the facts read back from its final file."""
+    entry.status, entry.error, entry.finished = "done", None, now()
+    entry.bytes, entry.audio_sha256 = written.bytes, written.sha256
+    entry.duration_s = round(written.duration_s, 3)
 
 
 @dataclass
@@ -122,7 +293,9 @@ class Plan:
 
     ``todo`` entries need the service; ``reuse`` pairs a wanted entry with an earlier one
     whose audio (same text, same settings) is on disk under another name or track number:
-    it is copied and retagged, never paid for twice; ``stale`` are files of chapters gone.
+    it is copied and retagged, never paid for twice; ``adopted`` are chapters whose file
+    was committed but not recorded (a crash, a damaged manifest): their tags prove them
+    current; ``stale`` are files of chapters gone.
     """
 
     entries: list[ChapterEntry]
@@ -130,6 +303,7 @@ class Plan:
     skipped: list[ChapterEntry]
     reuse: list[tuple[ChapterEntry, ChapterEntry]]
     stale: list[ChapterEntry]
+    adopted: list[ChapterEntry] = field(default_factory=list)
 
 
 def _same_chapter(want: ChapterEntry, before: ChapterEntry) -> bool:
@@ -139,14 +313,23 @@ def _same_chapter(want: ChapterEntry, before: ChapterEntry) -> bool:
     )
 
 
+Adopt = Callable[[ChapterEntry], "WrittenFile | None"]
+
+
 def make_plan(
-    wanted: list[ChapterEntry], previous: Manifest | None, folder: Path, *, force: bool
+    wanted: list[ChapterEntry],
+    previous: Manifest | None,
+    folder: Path,
+    *,
+    force: bool,
+    adopt: Adopt | None = None,
 ) -> Plan:
     """Match the wanted chapters against what the previous run left on disk, by content.
 
     A chapter is skipped when an intact earlier entry has the same file name, text, settings,
     title and track count (all of which are in its tags); it is reused when an intact entry
-    has its text and settings under another name or track; anything else is narrated.
+    has its text and settings under another name or track; it is adopted when ``adopt``
+    finds its file complete on disk; anything else is narrated.
     """
     old_entries = previous.chapters if previous else []
     old = {entry.file: entry for entry in old_entries}
@@ -169,17 +352,18 @@ def make_plan(
             plan.skipped.append(before)
             continue
         plan.entries.append(want)
-        if source is not None:
+        found = None if force or adopt is None or source is not None else adopt(want)
+        if found is not None:
+            record_written(want, found)
+            plan.adopted.append(want)
+        elif source is not None:
             plan.reuse.append((want, source))
         else:
             plan.todo.append(want)
     kept = {entry.file for entry in plan.entries}
-    earlier = [
-        ChapterEntry.from_json({"index": 0, **item})
-        for item in (previous.stale if previous else [])
-    ]
+    earlier = previous.stale if previous else []
     candidates = {e.file: e for e in [*earlier, *old.values()]}
     plan.stale = [
-        e for e in candidates.values() if e.file not in kept and (folder / e.file).is_file()
+        e for e in candidates.values() if e.file not in kept and is_regular_file(folder / e.file)
     ]
     return plan

@@ -2,10 +2,13 @@
 
 Audio arrives in pieces, so a chapter is streamed into a hidden temp file in the output folder
 and only renamed to its final name once it is complete, tagged and fsynced: a file under a
-final name is always whole, and a killed run leaves only ``.*.part`` files behind, which
-:func:`remove_stale_temp_files` clears. Errors from mutagen and the file system are translated
-here, where they enter, into :class:`~narrator.errors.OutputError` (or its
-:class:`~narrator.errors.TaggingError`), always naming the path.
+final name is always whole, and a killed run leaves only ``.NAME.XXXXXXXX.part`` files behind,
+which :func:`remove_stale_temp_files` clears (those exact names only: a user's own hidden
+file is never touched). Every chapter file also carries the hashes of its text and settings,
+so a file committed just before a crash is recognised by the next run (:func:`adopt_file`).
+Errors from mutagen and the file system are translated here, where they enter, into
+:class:`~narrator.errors.OutputError` (or its :class:`~narrator.errors.TaggingError`),
+always naming the path.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import os
 import re
 import secrets
+import stat
 import struct
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -41,6 +45,14 @@ WAV_HEADER_SIZE = 44
 MAX_TITLE_CHARS = 80
 MAX_TITLE_BYTES = 200  # file systems count bytes (255), and CJK or emoji take 3-4 each
 _BLOCK = 1 << 20
+#: Audio extensions narrator writes, and the shape of every chapter file name it makes.
+AUDIO_EXTENSIONS = (".mp3", ".wav", ".opus")
+_OWN_NAME = re.compile(r"\d{2,} - [^/\\\x00]+\.(?:mp3|wav|opus)")
+#: A temp file: the final name hidden, 8 hex digits, ``.part`` (see :func:`_open_temp`).
+_OWN_TEMP = re.compile(
+    r"\.(?:manifest\.json|\d{2,} - [^/\\\x00]+\.(?:mp3|wav|opus))\.[0-9a-f]{8}\.part"
+)
+MAX_COVER_BYTES = 20 * 2**20
 _ILLEGAL = re.compile(r'[<>"|?*]')  # ":", "/" and "\\" are handled apart in _safe_title
 _WAV_CODECS = {"ulaw_8000": (7, 8000, 8), "alaw_8000": (6, 8000, 8)}  # format tag, rate, bits
 _IMAGE_MIMES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
@@ -63,6 +75,8 @@ class Tags:
     track: int
     track_total: int
     comment: str
+    text_sha256: str = ""
+    settings_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,9 @@ class WrittenFile:
     sha256: str
     duration_s: float
 
+
+_TEXT_KEY = "NARRATOR_TEXT_SHA256"
+_SETTINGS_KEY = "NARRATOR_SETTINGS_SHA256"
 
 # One table for every container (style point 13): our value, its ID3 frame, its Vorbis key.
 # TRCK carries "n/N" in one frame where Vorbis comments split it in two.
@@ -88,6 +105,8 @@ _TAG_TABLE: tuple[tuple[_TagValue, Callable[..., Any] | None, str | None], ...] 
     (lambda t: str(t.track_total), None, "TRACKTOTAL"),
     (lambda t: GENRE, id3.TCON, "GENRE"),
     (lambda t: t.comment, partial(id3.COMM, lang="eng", desc="narrator"), "COMMENT"),
+    (lambda t: t.text_sha256 or None, partial(id3.TXXX, desc=_TEXT_KEY), _TEXT_KEY),
+    (lambda t: t.settings_sha256 or None, partial(id3.TXXX, desc=_SETTINGS_KEY), _SETTINGS_KEY),
 )
 
 
@@ -105,6 +124,19 @@ def extension_for(output_format: str) -> str:
 def _pcm_rate(output_format: str) -> int | None:
     match = re.fullmatch(r"pcm_(\d+)", output_format)
     return int(match.group(1)) if match else None
+
+
+def is_own_audio_name(name: object) -> bool:
+    """A plain file name of the shape narrator gives chapter files (``NN - Title.ext``).
+
+    Names read from a manifest pass this test before any path is built from them, so a
+    hand-edited entry can never reach outside the output folder.
+    """
+    return (
+        isinstance(name, str)
+        and _OWN_NAME.fullmatch(name) is not None
+        and len(name.encode("utf-8", "surrogatepass")) <= 255
+    )
 
 
 def chapter_file_names(titles: Sequence[str], extension: str) -> list[str]:
@@ -314,15 +346,89 @@ def _tag_opus(path: Path, tags: Tags, picture: tuple[bytes, str] | None) -> None
 
 
 def read_cover(cover: Path) -> tuple[bytes, str]:
-    """The cover's bytes and MIME type, judged by magic bytes rather than the file's name."""
+    """The cover's bytes and MIME type, judged by magic bytes rather than the file's name.
+
+    Only a regular file of sane size is read, opened without blocking, so a FIFO or a device
+    given as ``--cover`` is an error rather than a hang or an endless read.
+    """
     try:
-        data = cover.read_bytes()
+        data = read_regular_file(cover, MAX_COVER_BYTES)
     except OSError as exc:
         raise OutputError(f"cannot read cover image {cover}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise OutputError(f"cover image {cover}: {exc}") from exc
     for magic, mime in _IMAGE_MIMES.items():
         if data.startswith(magic):
             return data, mime
     raise OutputError(f"cover image {cover} is not a JPEG or PNG file")
+
+
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; ValueError says why not."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("not a regular file")
+        if info.st_size > limit:
+            raise ValueError(f"larger than {limit // 2**20} MB")
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit // 2**20} MB")
+    return data
+
+
+def is_regular_file(path: Path) -> bool:
+    """A regular file itself, not a link to one: narrator reads and deletes only those."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def adopt_file(folder: Path, name: str, expected: Tags, output_format: str) -> WrittenFile | None:
+    """The facts of a complete chapter file already on disk, if its tags say it is exactly
+    ``expected`` (same text and settings hashes, title and track); None otherwise.
+
+    Tags are written before the rename, so a file under its final name that carries them is
+    whole: a crash between a commit and the manifest's next save costs nothing.
+    """
+    path = folder / name
+    if not expected.text_sha256 or not is_regular_file(path):
+        return None
+    try:
+        found = _read_identity(path, output_format)
+        wanted = {key: value_of(expected) for value_of, _, key in _TAG_TABLE if key}
+        if any(found.get(key) != wanted[key] for key in _IDENTITY_KEYS):
+            return None
+        return WrittenFile(
+            path, path.stat().st_size, file_sha256(path), audio_duration(path, output_format)
+        )
+    except (OutputError, OSError):
+        return None
+
+
+_IDENTITY_KEYS = ("TITLE", "TRACKNUMBER", "TRACKTOTAL", _TEXT_KEY, _SETTINGS_KEY)
+_ID3_IDENTITY = {"TIT2": "TITLE", f"TXXX:{_TEXT_KEY}": _TEXT_KEY}
+_ID3_IDENTITY[f"TXXX:{_SETTINGS_KEY}"] = _SETTINGS_KEY
+
+
+def _read_identity(path: Path, output_format: str) -> dict[str, str]:
+    """The identity tags of a file, under their Vorbis names whatever the container."""
+    extension = extension_for(output_format)
+    try:
+        tags = _OPENERS[extension](path).tags
+    except (mutagen.MutagenError, OSError) as exc:
+        raise OutputError(f"cannot read tags of {path}: {exc}") from exc
+    if tags is None:
+        return {}
+    if extension == ".opus":
+        return {key: str(tags[key][0]) for key in _IDENTITY_KEYS if key in tags}
+    found = {key: str(tags[frame].text[0]) for frame, key in _ID3_IDENTITY.items() if frame in tags}
+    if "TRCK" in tags:
+        track, _, total = str(tags["TRCK"].text[0]).partition("/")
+        found["TRACKNUMBER"], found["TRACKTOTAL"] = track, total
+    return found
 
 
 def audio_duration(path: Path, output_format: str) -> float:
@@ -359,12 +465,12 @@ def _wav_duration(path: Path) -> float:
 
 
 def remove_stale_temp_files(folder: Path) -> list[Path]:
-    """Remove the ``.*.part`` files a killed run left behind; call only while holding the
-    folder's lock, or a concurrent run would lose the files it is writing."""
+    """Remove the temp files a killed run left behind, by their exact naming only; call only
+    while holding the folder's lock, or a concurrent run would lose the files it is writing."""
     removed: list[Path] = []
     try:
         for path in sorted(Path(folder).glob(f".*{TEMP_SUFFIX}")):
-            if path.is_file():
+            if _OWN_TEMP.fullmatch(path.name) and is_regular_file(path):
                 path.unlink()
                 removed.append(path)
     except OSError as exc:

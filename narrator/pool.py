@@ -1,10 +1,11 @@
 """N concurrent sessions from three small parts: workers on a queue, a retry policy, a backoff.
 
 The pool knows nothing of Markdown or of the protocol's messages: it is given jobs, a way to
-open a session ahead of use, and the work to do with one. Longest jobs start first so the
-last minutes of a run are not spent on one long chapter; a slow job only holds its own worker.
-A concurrency-limit error lowers the number of sessions allowed at once for the rest of the
-run; other rate limits are only retried later.
+open a session ahead of use, the work to do with one, and one ``classify(exc)`` function that
+says what a failure means (:class:`Action`). Longest jobs start first so the last minutes of
+a run are not spent on one long chapter; a slow job only holds its own worker. ``STOP`` ends
+the run gently: no job starts or retries after it, but jobs already streaming finish, since
+their text is already paid for; then the stopping error is raised.
 """
 
 from __future__ import annotations
@@ -14,13 +15,21 @@ import contextlib
 import random
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Generic, Protocol, TypeVar
-
-from narrator.errors import ConcurrencyLimitError, FatalServiceError
 
 
 class Closable(Protocol):
     async def close(self) -> None: ...
+
+
+class Action(Enum):
+    """What a failed attempt means for its job and for the run."""
+
+    RETRY = "retry"  # after a backoff
+    RETRY_FEWER = "retry with fewer sessions"  # the service said the pool is too large
+    FAIL = "fail the job"  # recorded; the run goes on
+    STOP = "stop the run"  # running jobs finish; nothing new starts; the error is raised
 
 
 J = TypeVar("J")
@@ -84,48 +93,55 @@ class Pool(Generic[J, S]):
         workers: int,
         open_session: Callable[[], Coroutine[Any, Any, S]],
         work: Callable[[J, S, int], Awaitable[None]],
-        is_retryable: Callable[[BaseException], bool],
+        classify: Callable[[BaseException], Action],
         policy: RetryPolicy,
         hooks: PoolHooks[J] | None = None,
     ) -> None:
         self._workers = max(1, workers)
         self._open = open_session
         self._work = work
-        self._is_retryable = is_retryable
+        self._classify = classify
         self._policy = policy
         self._hooks = hooks or PoolHooks()
         self._limiter = Limiter(self._workers)
         self._queue: asyncio.Queue[J] = asyncio.Queue()
+        self._stopping = asyncio.Event()
+        self._stop_error: BaseException | None = None
 
     async def run(self, jobs: Sequence[J], weight: Callable[[J], int]) -> None:
-        """Run every job; a fatal service error cancels the rest and is raised."""
+        """Run every job; after a ``STOP`` the running jobs finish and its error is raised."""
         for job in sorted(jobs, key=weight, reverse=True):
             self._queue.put_nowait(job)
         count = min(self._workers, len(jobs))
         tasks = [asyncio.create_task(self._worker()) for _ in range(count)]
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            for task in done:
-                task.result()
+            await asyncio.gather(*tasks)
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+        if self._stop_error is not None:
+            raise self._stop_error
 
     async def _worker(self) -> None:
         slot = _Slot[S]()
         try:
-            while not self._queue.empty():
+            while not self._queue.empty() and not self._stopping.is_set():
                 await self._run_job(self._queue.get_nowait(), slot)
         finally:
             if slot.ahead is not None:
                 await _discard(slot.ahead)
 
+    def _stop(self, exc: BaseException) -> None:
+        if self._stop_error is None:
+            self._stop_error = exc
+        self._stopping.set()
+
     async def _run_job(self, job: J, slot: _Slot[S]) -> None:
         """Try ``job`` until it succeeds or fails for good, opening the next session ahead."""
         delays = backoff(self._policy.base_delay, self._policy.max_delay)
         attempt = 0
-        while True:
+        while not self._stopping.is_set():
             attempt += 1
             opening = slot.take() or asyncio.create_task(self._open())
             pending: asyncio.Task[S] | None = opening
@@ -134,7 +150,7 @@ class Pool(Generic[J, S]):
                 try:
                     session = await opening
                     pending = None
-                    if not self._queue.empty():
+                    if not self._queue.empty() and not self._stopping.is_set():
                         slot.ahead = asyncio.create_task(self._open())
                     try:
                         await self._work(job, session, attempt)
@@ -143,22 +159,36 @@ class Pool(Generic[J, S]):
                 finally:
                     await self._limiter.release()
                 return
-            except FatalServiceError:
-                raise
             except Exception as exc:
-                if not self._is_retryable(exc) or attempt > self._policy.retries:
-                    if self._hooks.on_failure is not None:
-                        await self._hooks.on_failure(job, exc)
+                if not await self._after_failure(job, attempt, exc):
                     return
-                if isinstance(exc, ConcurrencyLimitError):
-                    self._limiter.lower()
-                    self._hooks.on_lowered(self._limiter.limit)
-                delay = next(delays)
-                self._hooks.on_retry(job, attempt, exc, delay)
-                await asyncio.sleep(delay)
+                await self._pause(next(delays), job, attempt, exc)
             finally:
                 if pending is not None:  # never handed to the work: close what it opened
                     await _discard(pending)
+
+    async def _after_failure(self, job: J, attempt: int, exc: Exception) -> bool:
+        """Act on a failed attempt; True when the job is to be tried again."""
+        action = self._classify(exc)
+        if action is Action.STOP:
+            self._stop(exc)
+            return False
+        if self._stopping.is_set() and action is not Action.FAIL:
+            return False  # the run is stopping: the job stays undone, not failed
+        if action is Action.FAIL or attempt > self._policy.retries:
+            if self._hooks.on_failure is not None:
+                await self._hooks.on_failure(job, exc)
+            return False
+        if action is Action.RETRY_FEWER:
+            self._limiter.lower()
+            self._hooks.on_lowered(self._limiter.limit)
+        return True
+
+    async def _pause(self, delay: float, job: J, attempt: int, exc: Exception) -> None:
+        """The backoff before a retry, cut short when the run stops."""
+        self._hooks.on_retry(job, attempt, exc, delay)
+        with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), delay)
 
 
 class _Slot(Generic[S]):

@@ -18,11 +18,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from narrator.errors import (
     AuthenticationError,
+    BrokenStreamError,
     ConcurrencyLimitError,
     ConnectionDroppedError,
     ModelRefusedError,
@@ -56,6 +58,49 @@ _FATAL_ERRORS: dict[str, type[ServiceError]] = {
 }
 _RATE_LIMIT_ERRORS = frozenset({"system_busy", "rate_limited"})
 _CONCURRENCY_ERRORS = frozenset({"too_many_concurrent_requests"})
+
+
+#: Characters a voice id may hold: URL path characters that need no escaping.
+_VOICE_ID = re.compile(r"[A-Za-z0-9._~+-]{1,100}")
+
+
+def voice_id_problem(voice_id: str) -> str | None:
+    """Why ``voice_id`` cannot name a voice in the session URL, or None."""
+    if _VOICE_ID.fullmatch(voice_id) is None or voice_id in (".", ".."):
+        return "a voice id is letters, digits and . _ ~ + - only (1 to 100 of them)"
+    return None
+
+
+def base_url_problem(base_url: str) -> str | None:
+    """Why ``base_url`` cannot be the service's WebSocket address, or None.
+
+    The URL is never repeated in the answer: a key pasted into it must not reach a terminal.
+    """
+    try:
+        parts = urlsplit(base_url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return "not a valid URL"
+    if parts.username is not None or parts.password is not None:
+        return "the URL holds user info (a key?); give the key with --api-key instead"
+    if parts.query or parts.fragment:
+        return "the URL holds a query or fragment (a key?); give the key with --api-key instead"
+    if parts.scheme in ("http", "https"):
+        secure = "wss" if parts.scheme == "https" else "ws"
+        return f"that is the REST address; use the WebSocket one: {secure}://{parts.hostname}"
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        return "the URL must start with wss:// (or ws://) and name a host"
+    return None
+
+
+def api_key_problem(api_key: str) -> str | None:
+    """Why ``api_key`` cannot go into a header, or None; the key itself is never shown."""
+    if not api_key or any(not "!" <= c <= "~" for c in api_key):
+        return (
+            "the API key holds a space, line break or other character no key has "
+            "(check .env or the variable); it was not sent"
+        )
+    return None
 
 
 def session_url(base_url: str, speech: SpeechSettings, inactivity_timeout: int) -> str:
@@ -136,50 +181,109 @@ Event = AudioChunk | Final
 def parse_message(raw: str | bytes) -> Event:
     """Read one server frame; an error frame is raised as the matching error.
 
-    ``isFinal`` may be ``null``, ``false`` or missing on audio frames; the alignment's
-    duration list has been spelled ``charDurationsMs`` and ``charsDurationsMs``.
+    ``isFinal`` may be ``null``, ``false`` or missing on audio frames; field names come in
+    camelCase and, on ElevenLabs' other WebSockets, snake_case. Anything else that breaks the
+    schema (not JSON, wrong types, bad base64, alignment lists of different lengths) is a
+    :class:`BrokenStreamError`: a broken stream, never mistaken for a stream without timing.
     """
+    if isinstance(raw, bytes):
+        raise BrokenStreamError("the service sent a binary frame where JSON text was expected")
     try:
         message = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ConnectionDroppedError(f"unreadable message from the service: {exc}") from exc
+    except RecursionError as exc:
+        raise BrokenStreamError("the service sent JSON nested too deeply to read") from exc
+    except ValueError as exc:
+        raise BrokenStreamError("the service sent a frame that is not JSON") from exc
     if not isinstance(message, dict):
-        raise ConnectionDroppedError("unexpected message from the service (not an object)")
+        raise BrokenStreamError("the service sent a JSON frame that is not an object")
     if "error" in message or ("message" in message and "audio" not in message):
         raise error_from_frame(message)
-    if message.get("isFinal") is True:
+    final = _field(message, "isFinal", "is_final")
+    if final is not None and not isinstance(final, bool):
+        raise BrokenStreamError("the service sent an isFinal that is not a boolean")
+    if final:
         return Final()
-    audio_b64 = message.get("audio")
-    try:
-        audio = base64.b64decode(audio_b64, validate=True) if audio_b64 else b""
-    except (binascii.Error, TypeError) as exc:
-        raise ConnectionDroppedError("the service sent audio that is not base64") from exc
     return AudioChunk(
-        audio=audio,
-        alignment=_alignment(message.get("alignment")),
-        normalized_alignment=_alignment(message.get("normalizedAlignment")),
+        audio=_audio(message.get("audio")),
+        alignment=_alignment(message.get("alignment"), "alignment"),
+        normalized_alignment=_alignment(
+            _field(message, "normalizedAlignment", "normalized_alignment"), "normalizedAlignment"
+        ),
     )
 
 
-def _alignment(value: object) -> Alignment | None:
+def _field(message: dict[str, object], *names: str) -> object:
+    for name in names:
+        if message.get(name) is not None:
+            return message[name]
+    return None
+
+
+def _audio(value: object) -> bytes:
+    if value is None or value == "":
+        return b""
+    if not isinstance(value, str):
+        raise BrokenStreamError("the service sent audio that is not a base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BrokenStreamError("the service sent audio that is not valid base64") from exc
+
+
+def _alignment(value: object, name: str) -> Alignment | None:
+    """Timing of one chunk; ``None`` only when the service sent none (``null`` or absent)."""
+    if value is None:
+        return None
     if not isinstance(value, dict):
-        return None
-    chars = value.get("chars") or []
-    starts = value.get("charStartTimesMs") or []
-    durations = value.get("charDurationsMs") or value.get("charsDurationsMs") or []
+        raise BrokenStreamError(f"the service sent {name} that is not an object")
+    chars = _list(value, name, "chars")
+    starts = _list(value, name, "charStartTimesMs", "char_start_times_ms")
+    durations = _list(value, name, "charDurationsMs", "charsDurationsMs", "char_durations_ms")
     if not (len(chars) == len(starts) == len(durations)):
-        return None
+        raise BrokenStreamError(
+            f"the service sent {name} whose lists disagree in length "
+            f"({len(chars)} characters, {len(starts)} starts, {len(durations)} durations)"
+        )
+    if not all(isinstance(c, str) for c in chars):
+        raise BrokenStreamError(f"the service sent {name} with characters that are not text")
     return Alignment(
         chars=tuple(str(c) for c in chars),
-        start_ms=tuple(int(s) for s in starts),
-        duration_ms=tuple(int(d) for d in durations),
+        start_ms=tuple(_milliseconds(v, name) for v in starts),
+        duration_ms=tuple(_milliseconds(v, name) for v in durations),
     )
+
+
+def _list(value: dict[str, object], name: str, *keys: str) -> list[object]:
+    found = _field(value, *keys)
+    if found is None:
+        return []
+    if not isinstance(found, list):
+        raise BrokenStreamError(f"the service sent {name}.{keys[0]} that is not a list")
+    return found
+
+
+def _milliseconds(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BrokenStreamError(f"the service sent {name} with a time that is not a number")
+    if not 0 <= value < 2**53:  # also false for NaN
+        raise BrokenStreamError(f"the service sent {name} with a time out of range")
+    return int(value)
+
+
+#: Service text (messages, close reasons) is shown on one line and cut to this length.
+MAX_SERVICE_TEXT = 300
+
+
+def one_line(text: str) -> str:
+    """Service-written text as one short printable line: it may be long or hold controls."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text[:4096]).split())
+    return flat if len(flat) <= MAX_SERVICE_TEXT else flat[: MAX_SERVICE_TEXT - 1] + "…"
 
 
 def error_from_frame(message: dict[str, object]) -> ServiceError:
     """Classify an error frame by its ``error`` name and ``code``, never by its wording."""
-    name = str(message.get("error") or "")
-    text = str(message.get("message") or name or "the service reported an error")
+    name = one_line(str(message.get("error") or ""))
+    text = one_line(str(message.get("message") or name or "the service reported an error"))
     raw_code = message.get("code")
     code = raw_code if isinstance(raw_code, int) else None
     return _classify(name, text, code)
@@ -193,7 +297,13 @@ def error_from_close(code: int | None, reason: str, *, after_final: bool) -> Ser
         return ConnectionDroppedError("the connection was dropped without a close frame")
     if code == NORMAL_CLOSURE:
         return ConnectionDroppedError("the service closed the session before the final message")
-    return _classify("", reason or "the service closed the connection", code)
+    text = one_line(reason) or "the service closed the connection"
+    if code == 1008 and "quota" in text.casefold():
+        # Seen on the real service: a bare close 1008, no error frame, the quota in words.
+        return QuotaExceededError(
+            f"{text} (the account's credits are likely used up)", code=code, error=None
+        )
+    return _classify("", text, code)
 
 
 def _classify(name: str, text: str, code: int | None) -> ServiceError:
@@ -224,8 +334,3 @@ def error_from_handshake(status: int, model_id: str) -> ServiceError:
     if status == 429:
         return RateLimitedError("the service is busy (HTTP 429)", code=status)
     return ConnectionDroppedError(f"the handshake failed with HTTP {status}", code=status)
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """The whole retry policy: transient service errors are retried, everything else is not."""
-    return isinstance(exc, TransientServiceError)

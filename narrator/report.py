@@ -26,6 +26,7 @@ class Report:
     failures: list[str] = field(default_factory=list)
     stale_files: list[str] = field(default_factory=list)
     pruned_files: list[str] = field(default_factory=list)
+    unverified_files: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -56,4 +57,9 @@ class Report:
             )
         if self.pruned_files:
             lines.append(f"pruned {len(self.pruned_files)} file(s)")
+        if self.unverified_files:
+            lines.append(
+                f"not pruned {len(self.unverified_files)} file(s) whose content is not what "
+                "narrate recorded writing: " + ", ".join(self.unverified_files[:5])
+            )
         return "\n".join(lines)

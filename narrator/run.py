@@ -38,14 +38,16 @@ from narrator.output import (
     AudioWriter,
     Tags,
     WrittenFile,
+    adopt_file,
     chapter_file_names,
     copy_into,
     extension_for,
+    is_regular_file,
     read_cover,
     remove_stale_temp_files,
 )
+from narrator.policy import classify
 from narrator.pool import Pool, PoolHooks, RetryPolicy
-from narrator.protocol import is_retryable
 from narrator.report import Report
 from narrator.session import Connector, Session
 from narrator.settings import RunSettings, ServiceSettings
@@ -151,7 +153,9 @@ def _make_folder(folder: Path) -> None:
         raise OutputError(f"{folder}: cannot create the output folder ({exc})") from exc
 
 
-def _plan_folder(settings: RunSettings, planned: PlannedBook) -> tuple[Manifest, Plan]:
+def _plan_folder(
+    settings: RunSettings, planned: PlannedBook, emit: EventSink
+) -> tuple[Manifest, Plan]:
     folder = planned.folder
     _make_folder(folder)
     remove_stale_temp_files(folder)
@@ -167,8 +171,19 @@ def _plan_folder(settings: RunSettings, planned: PlannedBook) -> tuple[Manifest,
         )
         for chapter, name in zip(planned.book.chapters, planned.files, strict=True)
     ]
-    previous = manifest.load(folder)
-    plan = manifest.make_plan(wanted, previous, folder, force=settings.force)
+    loaded = manifest.load(folder)
+    for warning in loaded.warnings:
+        emit(Notice(warning, warning=True))
+    if loaded.damaged:
+        manifest.keep_damaged(folder)
+    chapters = {c.index: c for c in planned.book.chapters}
+    fmt = settings.speech.output_format
+
+    def adopt(want: ChapterEntry) -> WrittenFile | None:
+        tags = chapter_tags(settings, planned.book, chapters[want.index])
+        return adopt_file(folder, want.file, tags, fmt)
+
+    plan = manifest.make_plan(wanted, loaded.manifest, folder, force=settings.force, adopt=adopt)
     _reuse(settings, planned, plan)
     book = planned.book
     record = Manifest(
@@ -179,9 +194,7 @@ def _plan_folder(settings: RunSettings, planned: PlannedBook) -> tuple[Manifest,
         },
         engine=_engine_record(settings),
         chapters=plan.entries,
-        stale=[
-            {"file": e.file, "title": e.title, "text_sha256": e.text_sha256} for e in plan.stale
-        ],
+        stale=plan.stale,
     )
     return record, plan
 
@@ -204,23 +217,19 @@ def _reuse(settings: RunSettings, planned: PlannedBook, plan: Plan) -> None:
             writers.append((want, writer))
         for want, writer in writers:
             tags = chapter_tags(settings, planned.book, chapters[want.index])
-            _record_written(want, writer.commit(tags, settings.cover))
+            manifest.record_written(want, writer.commit(tags, settings.cover))
     kept = {entry.file for entry in plan.entries}
     for _, source in plan.reuse:
         if source.file not in kept:  # its audio now lives under the new name
             (folder / source.file).unlink(missing_ok=True)
-    plan.stale = [e for e in plan.stale if (folder / e.file).is_file()]
-
-
-def _record_written(entry: ChapterEntry, written: WrittenFile) -> None:
-    entry.status, entry.error, entry.finished = "done", None, manifest.now()
-    entry.bytes, entry.audio_sha256 = written.bytes, written.sha256
-    entry.duration_s = round(written.duration_s, 3)
+    plan.stale[:] = [e for e in plan.stale if is_regular_file(folder / e.file)]
 
 
 def chapter_tags(settings: RunSettings, book: Book, chapter: Chapter) -> Tags:
     speech = settings.speech
     return Tags(
+        text_sha256=chapter.text_sha256,
+        settings_sha256=settings_sha256(settings),
         title=chapter.title,
         album=book.title,
         artist=book.author,
@@ -284,10 +293,10 @@ class Narration:
             entry.characters += tally.characters_sent
             self.report.characters_sent += tally.characters_sent
         self.emit(Progress(spoken_length(job.chapter.text) - counted))
-        _record_written(entry, written)
+        manifest.record_written(entry, written)
         self.report.done += 1
         self.report.audio_seconds += written.duration_s
-        job.record.save(job.planned.folder)
+        job.record.save_soon(job.planned.folder)
         self.emit(ChapterFinished(job.label, True, f"{written.duration_s:.1f} s"))
 
     async def chapter_failed(self, job: ChapterJob, exc: BaseException) -> None:
@@ -296,7 +305,7 @@ class Narration:
         job.entry.finished = manifest.now()
         self.report.failed += 1
         self.report.failures.append(f"{job.label}: {message}")
-        job.record.save(job.planned.folder)
+        job.record.save_soon(job.planned.folder)
         self.emit(ChapterFinished(job.label, False, message))
 
     def _message(self, exc: BaseException) -> str:
@@ -307,9 +316,23 @@ class Narration:
         self.emit(ChapterRetry(job.label, attempt, message, delay))
 
 
+def check_settings(settings: RunSettings) -> None:
+    """Refuse at once what cannot work, before anything is read, written or paid for."""
+    fmt = settings.speech.output_format
+    if settings.service.engine == "local":
+        from narrator.local import LOCAL_FORMATS
+
+        if fmt not in LOCAL_FORMATS:
+            raise UsageError(
+                f"the local engine cannot make {fmt}; it makes mp3_*, pcm_* and ulaw_8000 "
+                "(the other formats need the ElevenLabs engine)"
+            )
+
+
 async def narrate(settings: RunSettings, emit: EventSink) -> Report:
     """Narrate every document in ``settings``; failures of chapters are in the report."""
     started = time.monotonic()
+    check_settings(settings)
     if settings.cover is not None:
         read_cover(settings.cover)  # a bad cover fails now, not after the first chapter is paid
     loaded = load_documents(settings, emit)
@@ -317,7 +340,7 @@ async def narrate(settings: RunSettings, emit: EventSink) -> Report:
     run.report.bad_documents = loaded.bad_documents
     _make_folder(settings.out)
     with FolderLock(settings.out):
-        jobs, records = _plan_all(settings, loaded, run.report)
+        jobs, records = _plan_all(settings, loaded, run.report, emit)
         emit(
             RunStarted(
                 len(jobs), sum(spoken_length(j.chapter.text) for j in jobs), run.report.skipped
@@ -337,15 +360,15 @@ async def narrate(settings: RunSettings, emit: EventSink) -> Report:
 
 
 def _plan_all(
-    settings: RunSettings, loaded: Loaded, report: Report
+    settings: RunSettings, loaded: Loaded, report: Report, emit: EventSink
 ) -> tuple[list[ChapterJob], list[tuple[Path, Manifest]]]:
     jobs: list[ChapterJob] = []
     records: list[tuple[Path, Manifest]] = []
     for planned in loaded.books:
-        record, plan = _plan_folder(settings, planned)
+        record, plan = _plan_folder(settings, planned, emit)
         record.save(planned.folder)
         records.append((planned.folder, record))
-        report.skipped += len(plan.skipped) + len(plan.reuse)
+        report.skipped += len(plan.skipped) + len(plan.reuse) + len(plan.adopted)
         report.reused += len(plan.reuse)
         by_index = {c.index: c for c in planned.book.chapters}
         jobs += [ChapterJob(planned, record, e, by_index[e.index]) for e in plan.todo]
@@ -359,7 +382,7 @@ async def _run_pool(settings: RunSettings, run: Narration, jobs: list[ChapterJob
             workers=settings.concurrency,
             open_session=connector.open,
             work=run.narrate_chapter,
-            is_retryable=is_retryable,
+            classify=classify,
             policy=RetryPolicy(retries=settings.retries, base_delay=settings.retry_delay),
             hooks=PoolHooks(
                 on_retry=run.retrying,
@@ -375,16 +398,25 @@ async def _run_pool(settings: RunSettings, run: Narration, jobs: list[ChapterJob
 def _finish_stale(
     settings: RunSettings, records: list[tuple[Path, Manifest]], report: Report
 ) -> None:
-    """Report audio files of chapters that no longer exist; delete them with ``--prune``."""
+    """Report audio files of chapters that no longer exist; delete them with ``--prune``.
+
+    Only files narrate wrote are deleted: a plain chapter-file name whose size and hash match
+    what was recorded when it was written. Anything else is reported and left alone.
+    """
     for folder, record in records:
-        for item in list(record.stale):
-            path = folder / item["file"]
-            if not path.is_file():
-                record.stale.remove(item)
-            elif settings.prune:
-                path.unlink()
-                record.stale.remove(item)
-                report.pruned_files.append(str(path))
-            else:
+        kept: list[ChapterEntry] = []
+        for entry in record.stale:
+            path = folder / entry.file
+            if not is_regular_file(path):
+                continue
+            kept.append(entry)
+            if not settings.prune:
                 report.stale_files.append(str(path))
+            elif manifest.is_ours(entry, folder):
+                path.unlink()
+                report.pruned_files.append(str(path))
+                kept.pop()
+            else:
+                report.unverified_files.append(str(path))
+        record.stale = kept
         record.save(folder)

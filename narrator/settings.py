@@ -74,6 +74,11 @@ class SpeechSettings:
     chunk_schedule: tuple[int, ...] = DEFAULT_CHUNK_SCHEDULE
 
     @property
+    def fastest_speed(self) -> float:
+        """The fastest the voice may speak: the speed sent in its settings."""
+        return self.voice.speed
+
+    @property
     def sha256(self) -> str:
         blob = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
@@ -87,7 +92,13 @@ class ServiceSettings:
     base_url: str = DEFAULT_BASE_URL
     api_key: str | None = field(default=None, repr=False)
     inactivity_timeout: int = 20
+    #: Seconds a handshake may take; the real one takes well under a second.
     open_timeout: float = 20.0
+    #: Seconds a session may go without new audio before it is given up (first audio can
+    #: come late when the service queues work); also the base of a session's whole deadline.
+    stall_timeout: float = 120.0
+    #: Seconds of failed connections, after an earlier success, before the run stops.
+    unreachable_after: float = 60.0
     max_size: int = 16 * 2**20
 
 

@@ -13,7 +13,7 @@ def entry(index: int, text: str = "t", name: str | None = None) -> ChapterEntry:
     return ChapterEntry(
         index=index,
         title=f"Chapter {index}",
-        file=name or f"0{index} - Chapter {index}.mp3",
+        file=name or f"{index:02d} - Chapter {index}.mp3",
         text_sha256=text,
         settings_sha256="s",
     )
@@ -29,10 +29,12 @@ def done(folder: Path, e: ChapterEntry, data: bytes = b"audio") -> ChapterEntry:
 def test_round_trip_and_unreadable_manifest(tmp_path: Path) -> None:
     record = Manifest(book={"title": "B"}, engine={}, chapters=[entry(1)])
     record.save(tmp_path)
-    loaded = manifest.load(tmp_path)
+    loaded = manifest.load(tmp_path).manifest
     assert loaded is not None and loaded.chapters == [entry(1)]
-    (tmp_path / "manifest.json").write_text("{not json")
-    assert manifest.load(tmp_path) is None
+    text = (tmp_path / "manifest.json").read_text()
+    (tmp_path / "manifest.json").write_text(text[: len(text) // 2])  # truncated
+    damaged = manifest.load(tmp_path)
+    assert damaged.manifest is None and damaged.damaged and damaged.warnings
 
 
 def test_plan_skips_intact_chapters_and_redoes_changed_ones(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from mutagen.id3 import ID3
 from mutagen.mp3 import MP3
 
 from narrator.local import ServerOptions
+from narrator.lock import FolderLock
 from tests.helpers import read_manifest, run_cli, server_in_thread, service_args, write_book
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "book.md"
@@ -158,18 +159,12 @@ def test_folder_run_writes_one_folder_per_document_and_skips_a_bad_one(tmp_path:
 
 
 def test_a_locked_output_folder_stops_a_second_run(tmp_path: Path) -> None:
-    import json
-    import os
-    import socket
-
     book = write_book(tmp_path / "book.md", chapters=1)
     out = tmp_path / "out"
     out.mkdir()
-    (out / ".narrator.lock").write_text(
-        json.dumps({"pid": os.getpid(), "host": socket.gethostname()})
-    )
-    with server_in_thread() as server:
+    with FolderLock(out), server_in_thread() as server:  # a live run holds the folder
         result = run_cli(book, "--out", out, *service_args(server))
+        assert server.stats.sessions_started == 0
     assert result.exit_code == 2
     assert "another narrate run" in result.output
     assert not _mp3s(out)

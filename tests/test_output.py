@@ -396,8 +396,11 @@ def test_opus_gets_vorbis_comments(tmp_path: Path) -> None:
 
 
 def test_stale_temp_files_are_removed(tmp_path: Path) -> None:
-    stale = [tmp_path / ".01 - A.mp3.1a2b.part", tmp_path / ".manifest.json.ffff.part"]
-    keep = [tmp_path / "01 - A.mp3", tmp_path / ".hidden", tmp_path / "notes.part"]
+    stale = [tmp_path / ".01 - A.mp3.1a2b3c4d.part", tmp_path / ".manifest.json.ffff0000.part"]
+    keep = [
+        *(tmp_path / "01 - A.mp3", tmp_path / ".hidden", tmp_path / "notes.part"),
+        *(tmp_path / ".notes.part", tmp_path / ".01 - A.mp3.1a2b.part"),
+    ]
     for path in stale + keep:
         path.write_bytes(b"x")
     (tmp_path / ".dir.part").mkdir()

@@ -13,8 +13,8 @@ from narrator.errors import (
     ConnectionDroppedError,
     ServiceError,
 )
+from narrator.policy import classify
 from narrator.pool import Pool, PoolHooks, RetryPolicy, backoff
-from narrator.protocol import is_retryable
 
 
 class Session:
@@ -46,7 +46,7 @@ def make_pool(rec: Recorder, work, workers: int = 2, retries: int = 3, hooks=Non
         workers=workers,
         open_session=rec.open,
         work=work,
-        is_retryable=is_retryable,
+        classify=classify,
         policy=RetryPolicy(retries=retries, base_delay=0.001, max_delay=0.01),
         hooks=hooks,
     )
@@ -137,23 +137,64 @@ async def test_non_retryable_errors_fail_at_once() -> None:
     assert failed == ["j"]
 
 
-async def test_fatal_error_stops_every_worker() -> None:
+async def test_a_fatal_error_lets_running_jobs_finish_and_starts_nothing_new() -> None:
     rec = Recorder()
-    cancelled: list[str] = []
+    finished: list[str] = []
+    started: list[str] = []
 
     async def work(job: str, session: Session, attempt: int) -> None:
-        if job == "key":
+        started.append(job)
+        if job == "quota":
             await asyncio.sleep(0.01)
             raise AuthenticationError("Invalid API key", code=1008, error="invalid_api_key")
-        try:
-            await asyncio.sleep(10)
-        except asyncio.CancelledError:
-            cancelled.append(job)
-            raise
+        await asyncio.sleep(0.05)  # still streaming when the fatal error arrives
+        finished.append(job)
 
+    jobs = ["quota", "long-one-", "long-two-", "x", "y"]
     with pytest.raises(AuthenticationError):
-        await make_pool(rec, work, workers=3).run(["key", "long-one", "long-two"], weight=len)
-    assert sorted(cancelled) == ["long-one", "long-two"]
+        await make_pool(rec, work, workers=3).run(jobs, weight=len)
+    assert sorted(finished) == ["long-one-", "long-two-"]
+    assert "x" not in started and "y" not in started
+    assert all(s.closed for s in rec.opened)
+
+
+async def test_no_retry_starts_after_a_stop() -> None:
+    rec = Recorder()
+    attempts: list[str] = []
+
+    async def work(job: str, session: Session, attempt: int) -> None:
+        attempts.append(job)
+        if job == "fatal":
+            await asyncio.sleep(0.01)
+            raise AuthenticationError("no", error="invalid_api_key")
+        await asyncio.sleep(0.03)
+        raise ConnectionDroppedError("dropped")  # would be retried, but the run stops
+
+    pool = Pool(
+        workers=2,
+        open_session=rec.open,
+        work=work,
+        classify=classify,
+        policy=RetryPolicy(retries=3, base_delay=5.0, max_delay=5.0),
+    )
+    with pytest.raises(AuthenticationError):
+        await asyncio.wait_for(pool.run(["fatal", "droppy"], weight=len), 2.0)
+    assert attempts.count("droppy") == 1
+
+
+async def test_a_bug_in_the_work_stops_the_run_and_is_raised_as_itself() -> None:
+    rec = Recorder()
+    failed: list[str] = []
+
+    async def work(job: str, session: Session, attempt: int) -> None:
+        raise KeyError("a bug")
+
+    async def on_failure(job: str, exc: BaseException) -> None:
+        failed.append(job)
+
+    with pytest.raises(KeyError):
+        await make_pool(rec, work, hooks=PoolHooks(on_failure=on_failure)).run(["j"], weight=len)
+    assert failed == []
 
 
 async def test_rate_limits_lower_the_concurrency() -> None:

@@ -10,6 +10,7 @@ import pytest
 from narrator import protocol
 from narrator.errors import (
     AuthenticationError,
+    BrokenStreamError,
     ConcurrencyLimitError,
     ConnectionDroppedError,
     FatalServiceError,
@@ -20,6 +21,8 @@ from narrator.errors import (
     TransientServiceError,
     VoiceNotFoundError,
 )
+from narrator.policy import classify
+from narrator.pool import Action
 from narrator.settings import SpeechSettings, VoiceSettings
 
 
@@ -168,15 +171,66 @@ def test_unreadable_input_message_error_is_not_retried() -> None:
     frame = {"message": "Could not parse", "error": "invalid_input_message", "code": 1008}
     with pytest.raises(ServiceError) as caught:
         protocol.parse_message(json.dumps(frame))
-    assert not protocol.is_retryable(caught.value)
+    assert classify(caught.value) is Action.FAIL
     assert not isinstance(caught.value, FatalServiceError)
 
 
-def test_garbage_from_the_service_is_a_dropped_connection() -> None:
-    with pytest.raises(ConnectionDroppedError):
-        protocol.parse_message("not json")
-    with pytest.raises(ConnectionDroppedError):
-        protocol.parse_message('{"audio": "***not base64***"}')
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "not json",
+        b'{"audio": ""}',
+        "[1, 2]",
+        '{"audio": "***not base64***"}',
+        '{"audio": 12}',
+        '{"isFinal": "yes"}',
+        '{"audio": "", "alignment": "nope"}',
+        '{"audio": "", "alignment": {"chars": ["a"], "charStartTimesMs": [0, 1],'
+        ' "charDurationsMs": [1]}}',
+        '{"audio": "", "alignment": {"chars": "ab", "charStartTimesMs": [0, 1],'
+        ' "charDurationsMs": [1, 1]}}',
+        '{"audio": "", "alignment": {"chars": [1], "charStartTimesMs": [0],'
+        ' "charDurationsMs": [1]}}',
+        '{"audio": "", "alignment": {"chars": ["a"], "charStartTimesMs": ["0"],'
+        ' "charDurationsMs": [1]}}',
+        '{"audio": "", "alignment": {"chars": ["a"], "charStartTimesMs": [true],'
+        ' "charDurationsMs": [1]}}',
+        '{"audio": "", "alignment": {"chars": ["a"], "charStartTimesMs": [NaN],'
+        ' "charDurationsMs": [1]}}',
+        "[" * 200_000 + "]" * 200_000,
+    ],
+    ids=lambda raw: repr(raw)[:40],
+)
+def test_a_frame_that_breaks_the_schema_is_a_broken_stream(raw: str | bytes) -> None:
+    with pytest.raises(BrokenStreamError) as caught:
+        protocol.parse_message(raw)
+    assert classify(caught.value) is Action.FAIL
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 200
+
+
+def test_snake_case_fields_are_read() -> None:
+    frame = {
+        "audio": "AAAA",
+        "is_final": None,
+        "normalized_alignment": {
+            "chars": ["a"],
+            "char_start_times_ms": [0],
+            "char_durations_ms": [5],
+        },
+    }
+    event = protocol.parse_message(json.dumps(frame))
+    assert isinstance(event, protocol.AudioChunk)
+    assert event.normalized_alignment is not None
+    assert event.normalized_alignment.duration_ms == (5,)
+    assert isinstance(protocol.parse_message('{"is_final": true}'), protocol.Final)
+
+
+def test_service_text_is_cut_to_one_short_line() -> None:
+    frame = {"error": "x\ny", "message": "line one\nline two\x1b[31m" + "z" * 5000, "code": 1008}
+    with pytest.raises(ServiceError) as caught:
+        protocol.parse_message(json.dumps(frame))
+    text = str(caught.value)
+    assert "\n" not in text and "\x1b" not in text and len(text) < 400
 
 
 def test_close_codes() -> None:
@@ -187,7 +241,7 @@ def test_close_codes() -> None:
     assert isinstance(protocol.error_from_close(None, "", after_final=True), ConnectionDroppedError)
     internal = protocol.error_from_close(1011, "something went wrong", after_final=False)
     assert isinstance(internal, TransientServiceError) and internal.code == 1011
-    assert protocol.is_retryable(internal)
+    assert classify(internal) is Action.RETRY
 
 
 def test_handshake_statuses() -> None:
@@ -195,5 +249,5 @@ def test_handshake_statuses() -> None:
     assert isinstance(protocol.error_from_handshake(403, "eleven_v3"), ModelRefusedError)
     assert isinstance(protocol.error_from_handshake(404, "m"), VoiceNotFoundError)
     assert isinstance(protocol.error_from_handshake(429, "m"), RateLimitedError)
-    assert protocol.is_retryable(protocol.error_from_handshake(502, "m"))
-    assert not protocol.is_retryable(protocol.error_from_handshake(401, "m"))
+    assert classify(protocol.error_from_handshake(502, "m")) is Action.RETRY
+    assert classify(protocol.error_from_handshake(401, "m")) is Action.STOP
