@@ -446,6 +446,13 @@ def audio_duration(path: Path, output_format: str) -> float:
 
 def _wav_duration(path: Path) -> float:
     """Data size over byte rate, walking the chunks since tags may follow the data."""
+    try:
+        return _walk_wav(path)
+    except struct.error as exc:  # a chunk header cut short: the file is truncated
+        raise TaggingError(path, "truncated WAV file") from exc
+
+
+def _walk_wav(path: Path) -> float:
     byte_rate = data_size = 0
     with path.open("rb") as file:
         riff, _, wave = struct.unpack("<4sI4s", file.read(12))

@@ -41,7 +41,7 @@ class Report:
         hours, minutes = divmod(minutes, 60)
         lines = [
             f"done {self.done}, skipped {self.skipped}, failed {self.failed}"
-            + (f" ({self.reused} unchanged chapter(s) renumbered)" if self.reused else "")
+            + (f" ({self.reused} unchanged chapter(s) renamed or retagged)" if self.reused else "")
             + (f", not done {self.pending}" if self.pending else ""),
             f"audio {hours:d}:{minutes:02d}:{seconds:02d}, "
             f"characters sent {self.characters_sent:,}, wall time {self.wall_seconds:.1f} s",

@@ -346,13 +346,18 @@ async def narrate(settings: RunSettings, emit: EventSink) -> Report:
                 len(jobs), sum(spoken_length(j.chapter.text) for j in jobs), run.report.skipped
             )
         )
+        saved: list[NarratorError] = []
         try:
             if jobs:
                 await _run_pool(settings, run, jobs)
-        finally:
+        finally:  # whatever stopped the run, record what was done
             for folder, record in records:
-                with contextlib.suppress(NarratorError):
+                try:
                     record.save(folder)
+                except NarratorError as exc:
+                    saved.append(exc)
+        if saved:
+            raise saved[0]
         _finish_stale(settings, records, run.report)
     run.report.pending = sum(1 for j in jobs if j.entry.status == "pending")
     run.report.wall_seconds = time.monotonic() - started

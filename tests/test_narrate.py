@@ -232,7 +232,7 @@ def test_inserted_chapter_is_narrated_and_the_others_renumbered_without_the_serv
         result = run_cli(book, "--out", out, *service_args(server))
         assert server.stats.sessions_started == before + 1
     assert result.exit_code == 0, result.output
-    assert "renumbered" in result.output
+    assert "renamed or retagged" in result.output
     assert [p.name for p in _mp3s(out)] == ["01 - Intro.mp3", "02 - Alpha.mp3", "03 - Beta.mp3"]
     tags = ID3(out / "03 - Beta.mp3")
     assert str(tags["TIT2"]) == "Beta" and str(tags["TRCK"]) == "3/3"
