@@ -6,18 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from narrator.book import Book
 from narrator.chapters import load_book, split_markdown
 from narrator.errors import DocumentError
 from narrator.settings import ParseOptions
+from tests.conftest import CorpusBook
 
 
-def corpus_book(corpus_dir: Path, name: str, **options: object) -> Book:
-    return load_book(corpus_dir / name, ParseOptions(**options))  # type: ignore[arg-type]
-
-
-def test_crawler_has_eleven_sections_and_metadata_from_leading_lines(corpus_dir: Path) -> None:
-    book = corpus_book(corpus_dir, "500lines_crawler.markdown")
+def test_crawler_has_eleven_sections_and_metadata_from_leading_lines(
+    corpus_book: CorpusBook,
+) -> None:
+    book = corpus_book("500lines_crawler.markdown")
     assert book.title == "A Web Crawler With asyncio Coroutines"
     assert book.author == "A. Jesse Jiryu Davis and Guido van Rossum"
     assert [c.title for c in book.chapters] == [
@@ -36,8 +34,8 @@ def test_crawler_has_eleven_sections_and_metadata_from_leading_lines(corpus_dir:
     assert book.warnings == ()
 
 
-def test_crawler_leaves_out_code_figures_bios_and_footnotes(corpus_dir: Path) -> None:
-    text = "\n".join(c.text for c in corpus_book(corpus_dir, "500lines_crawler.markdown").chapters)
+def test_crawler_leaves_out_code_figures_bios_and_footnotes(corpus_book: CorpusBook) -> None:
+    text = "\n".join(c.text for c in corpus_book("500lines_crawler.markdown").chapters)
     for junk in (
         "def fetch(url)",
         "Begin fetching",
@@ -51,8 +49,8 @@ def test_crawler_leaves_out_code_figures_bios_and_footnotes(corpus_dir: Path) ->
     assert "Classical computer science emphasizes efficient algorithms" in text
 
 
-def test_wind_in_the_willows_metadata_headings_are_not_chapters(corpus_dir: Path) -> None:
-    book = corpus_book(corpus_dir, "mlschmitt_wind_in_the_willows.md")
+def test_wind_in_the_willows_metadata_headings_are_not_chapters(corpus_book: CorpusBook) -> None:
+    book = corpus_book("mlschmitt_wind_in_the_willows.md")
     assert (book.title, book.author) == ("The Wind in the Willows", "Kenneth Grahame")
     titles = [c.title for c in book.chapters]
     assert len(titles) == 12
@@ -65,8 +63,8 @@ def test_wind_in_the_willows_metadata_headings_are_not_chapters(corpus_dir: Path
     assert all("\r" not in c.text for c in book.chapters)
 
 
-def test_rails_setext_guide_has_an_intro_and_23_sections(corpus_dir: Path) -> None:
-    book = corpus_book(corpus_dir, "rails_getting_started.md")
+def test_rails_setext_guide_has_an_intro_and_23_sections(corpus_book: CorpusBook) -> None:
+    book = corpus_book("rails_getting_started.md")
     titles = [c.title for c in book.chapters]
     assert book.title == "Getting Started with Rails"
     # The text between the `===` title and the first `---` section is a chapter of its own.
@@ -82,8 +80,8 @@ def test_rails_setext_guide_has_an_intro_and_23_sections(corpus_dir: Path) -> No
     assert "TIP: Any commands prefaced with a dollar sign" in text
 
 
-def test_axios_readme_skips_html_header_and_the_table_of_contents(corpus_dir: Path) -> None:
-    book = corpus_book(corpus_dir, "axios_README.md")
+def test_axios_readme_skips_html_header_and_the_table_of_contents(corpus_book: CorpusBook) -> None:
+    book = corpus_book("axios_README.md")
     titles = [c.title for c in book.chapters]
     # 28 `##` sections, but "Table of Contents" is only links to anchors: nothing to say.
     assert len(titles) == 27
@@ -100,14 +98,14 @@ def test_axios_readme_skips_html_header_and_the_table_of_contents(corpus_dir: Pa
         assert junk not in text.lower()
 
 
-def test_axios_badges_stay_silent_even_with_alt_text(corpus_dir: Path) -> None:
-    book = corpus_book(corpus_dir, "axios_README.md", image_alt_text=True)
+def test_axios_badges_stay_silent_even_with_alt_text(corpus_book: CorpusBook) -> None:
+    book = corpus_book("axios_README.md", image_alt_text=True)
     assert len(book.chapters) == 27
     assert "npm version" not in "\n".join(c.text for c in book.chapters)
 
 
-def test_open_source_guide_takes_its_title_from_front_matter(corpus_dir: Path) -> None:
-    book = corpus_book(corpus_dir, "opensource-guide_how-to-contribute.md")
+def test_open_source_guide_takes_its_title_from_front_matter(corpus_book: CorpusBook) -> None:
+    book = corpus_book("opensource-guide_how-to-contribute.md")
     assert book.title == "How to Contribute to Open Source"
     titles = [c.title for c in book.chapters]
     assert titles == [

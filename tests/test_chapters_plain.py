@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from narrator.book import Book
-from narrator.chapters import is_plain_heading, load_book, split_plain_text
+from narrator.chapters import is_plain_heading, split_plain_text
 from narrator.errors import DocumentError
 from narrator.settings import ParseOptions
+from tests.conftest import CorpusBook
 
 ONES = ["", "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX"]
 TENS = ["", "X", "XX", "XXX", "XL", "L", "LX"]
@@ -45,10 +46,6 @@ HOLMES = [
 ]
 
 
-def book_of(corpus_dir: Path, name: str) -> Book:
-    return load_book(corpus_dir / name, ParseOptions())
-
-
 def all_text(book: Book) -> str:
     return "\n".join(chapter.text for chapter in book.chapters)
 
@@ -57,8 +54,8 @@ def test_roman_list_is_right() -> None:
     assert len(ROMAN) == 61 and ROMAN[45] == "XLVI" and ROMAN[-1] == "LXI"
 
 
-def test_alice_has_twelve_chapters_not_its_contents(corpus_dir: Path) -> None:
-    book = book_of(corpus_dir, "szmktk_pg11.txt")
+def test_alice_has_twelve_chapters_not_its_contents(corpus_book: CorpusBook) -> None:
+    book = corpus_book("szmktk_pg11.txt")
     assert (book.title, book.author) == ("Alice's Adventures in Wonderland", "Lewis Carroll")
     expected = [f"CHAPTER {n}. {t}" for n, t in zip(ROMAN, ALICE, strict=False)]
     assert [c.title for c in book.chapters] == expected
@@ -71,8 +68,8 @@ def test_alice_has_twelve_chapters_not_its_contents(corpus_dir: Path) -> None:
     assert "[Illustration" not in text and "Contents" not in text
 
 
-def test_holmes_has_twelve_stories_and_no_sub_part_numerals(corpus_dir: Path) -> None:
-    book = book_of(corpus_dir, "davidharlyrp_pg1661.txt")
+def test_holmes_has_twelve_stories_and_no_sub_part_numerals(corpus_book: CorpusBook) -> None:
+    book = corpus_book("davidharlyrp_pg1661.txt")
     assert (book.title, book.author) == ("The Adventures of Sherlock Holmes", "Arthur Conan Doyle")
     assert [c.title for c in book.chapters] == [
         f"{n}. {t}" for n, t in zip(ROMAN, HOLMES, strict=False)
@@ -87,8 +84,8 @@ def test_holmes_has_twelve_stories_and_no_sub_part_numerals(corpus_dir: Path) ->
     assert "said I." in book.chapters[1].text
 
 
-def test_frankenstein_has_four_letters_and_24_chapters(corpus_dir: Path) -> None:
-    book = book_of(corpus_dir, "vyjayanv_pg84.txt")
+def test_frankenstein_has_four_letters_and_24_chapters(corpus_book: CorpusBook) -> None:
+    book = corpus_book("vyjayanv_pg84.txt")
     assert book.author == "Mary Wollstonecraft Shelley"
     expected = [f"Letter {n}" for n in range(1, 5)] + [f"Chapter {n}" for n in range(1, 25)]
     assert [c.title for c in book.chapters] == expected
@@ -98,8 +95,8 @@ def test_frankenstein_has_four_letters_and_24_chapters(corpus_dir: Path) -> None
     assert last.endswith("lost in darkness and distance.")
 
 
-def test_pride_and_prejudice_finds_chapter_one_in_a_caption(corpus_dir: Path) -> None:
-    book = book_of(corpus_dir, "szmktk_pg1342.txt")
+def test_pride_and_prejudice_finds_chapter_one_in_a_caption(corpus_book: CorpusBook) -> None:
+    book = corpus_book("szmktk_pg1342.txt")
     assert (book.title, book.author) == ("Pride and Prejudice", "Jane Austen")
     titles = [c.title for c in book.chapters]
     assert len(titles) == 61
@@ -127,8 +124,8 @@ def test_pride_and_prejudice_finds_chapter_one_in_a_caption(corpus_dir: Path) ->
 @pytest.mark.parametrize(
     "name", ["szmktk_pg11.txt", "davidharlyrp_pg1661.txt", "vyjayanv_pg84.txt", "szmktk_pg1342.txt"]
 )
-def test_gutenberg_header_and_licence_are_not_read(corpus_dir: Path, name: str) -> None:
-    text = all_text(book_of(corpus_dir, name))
+def test_gutenberg_header_and_licence_are_not_read(corpus_book: CorpusBook, name: str) -> None:
+    text = all_text(corpus_book(name))
     for junk in ("Gutenberg", "START OF", "END OF THE", "www.", "://", "Release date", "License"):
         assert junk not in text
 
