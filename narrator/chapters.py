@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-import functools
 import hashlib
 import re
 from array import array
@@ -22,13 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from markdown_it import MarkdownIt
-from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 
+from narrator import mdparse
 from narrator.book import Book
-from narrator.documents import decode_text
-from narrator.errors import DocumentError
+from narrator.documents import decode_text, read_document
 from narrator.plaintext import (
     META_LINE,
     Draft,
@@ -38,7 +35,7 @@ from narrator.plaintext import (
     stem,
 )
 from narrator.settings import ParseOptions
-from narrator.speech_text import MarkdownSpeech, finish_paragraph, heading_title, markdown_parser
+from narrator.speech_text import MarkdownSpeech, finish_paragraph, heading_title
 
 # split_plain_text and is_plain_heading are re-exported: callers import them from here.
 __all__ = [
@@ -70,12 +67,10 @@ _BLANK_LINE = re.compile(rb"\n[ \t]*\n")
 
 def load_book(source: Path, options: ParseOptions) -> Book:
     """Read a document and split it by its kind (the suffix decides, not the content)."""
-    try:
-        data = source.read_bytes()
-    except OSError as exc:
-        raise DocumentError(source, f"cannot be read ({exc.strerror or exc})") from exc
+    data = read_document(source)
     digest = hashlib.sha256(data).hexdigest()
-    text = decode_text(data, source, options.encoding)
+    warnings: list[str] = []
+    text = decode_text(data, source, options.encoding, warnings)
     del data  # not held beside the text while the book is split
     if source.suffix.lower() in MARKDOWN_SUFFIXES:
         lines = _Lines(normalised(text, source))
@@ -83,7 +78,8 @@ def load_book(source: Path, options: ParseOptions) -> Book:
         book = _split_markdown(lines, source, options)
     else:
         book = split_plain_text(text, source, options)
-    return dataclasses.replace(book, source_sha256=digest)
+    warnings.extend(book.warnings)
+    return dataclasses.replace(book, source_sha256=digest, warnings=tuple(warnings))
 
 
 # --- Markdown -------------------------------------------------------------------------------
@@ -215,11 +211,11 @@ def _split_markdown(lines: _Lines, name: Path | str, options: ParseOptions) -> B
     level, title_heading = _split_level(headings, options.heading_level)
     top = [h.title for h in headings if h.level == 1]
     title = (top[0] if len(top) == 1 else "") or draft.meta.get("title") or stem(name)
-    starts = [h for h in headings if h.level <= level and h is not title_heading]
+    starts = {h.line for h in headings if h.level <= level and h is not title_heading}
     # Headings not spoken in place: the book's title, those above the split, metadata.
-    skip = {h.line for h in headings if h not in starts and h.level < level}
+    skip = {h.line for h in headings if h.line not in starts and h.level < level}
     skip |= {h.line for h in book.headings} - {h.line for h in headings}
-    _add_markdown_chapters(draft, lines, book, {h.line for h in starts}, skip, title, options)
+    _add_markdown_chapters(draft, lines, book, starts, skip, title, options)
     return draft.build(title)
 
 
@@ -258,22 +254,6 @@ def _unquote(value: str) -> str:
     return value.strip()
 
 
-@functools.cache
-def _parser(at_start: bool, phase: str = "all") -> MarkdownIt:
-    """The document's parser, or one phase of it; front matter only at the top of the file."""
-    parser = markdown_parser()
-    if not at_start:
-        parser.disable("front_matter")
-    if phase == "blocks":
-        parser.core.ruler.enableOnly(["normalize", "block"])
-        parser.options["inline_definitions"] = True  # link definitions become tokens
-    elif phase == "inline":
-        parser.core.ruler.enableOnly(["inline", "footnote_tail", "text_join"])
-    elif phase == "titles":
-        parser.core.ruler.disable("footnote_tail")  # nothing to move: one inline token each
-    return parser
-
-
 def _read(lines: _Lines, first: int, options: ParseOptions) -> _Skeleton:
     """Pass 1: parse a window of lines at a time, keep its speech and what the rules need.
 
@@ -288,7 +268,7 @@ def _read(lines: _Lines, first: int, options: ParseOptions) -> _Skeleton:
     while start < lines.count:
         end = lines.window_end(start, scale)
         env = book.window_env()
-        tokens = _parser(start == 0, "blocks").parse(lines.source(start, end), env)
+        tokens = mdparse.blocks(lines.source(start, end), start == 0, env)
         last = end == lines.count
         kept = len(tokens) if last else _complete_blocks(tokens, lines, start, end)
         if not (kept or last):
@@ -301,11 +281,10 @@ def _read(lines: _Lines, first: int, options: ParseOptions) -> _Skeleton:
         links, notes = env["references"], env["footnotes"]["refs"]
         links.missed.clear()  # the block rules' look-ups are not the links'
         notes.missed.clear()
-        state = StateCore("", _parser(True, "inline"), env, tokens)
-        state.md.core.process(state)
+        tokens = mdparse.inline(tokens, env)
         if links.missed or notes.missed:
             book.missed[window] = (links.missed, notes.missed)
-        speech = _speak(book, state.tokens, window, speech, options)
+        speech = _speak(book, tokens, window, speech, options)
         if not last:
             book.cuts.append(following)
         start, scale, window = following, 1, window + 1
@@ -319,14 +298,18 @@ def _complete_blocks(tokens: Sequence[Token], lines: _Lines, start: int, end: in
     if start == 0 and lines.data.startswith(b"---") and not front_matter:
         return 0  # front matter whose closing line may lie past the window: not an hr
     blocks = [i for i, t in enumerate(tokens) if t.level == 0 and t.nesting >= 0 and t.map]
+    blank = -1  # the blank line found last: blocks before it need no search of their own
     for index in blocks[:-1]:
         # "[": a link definition, whose title may go on past the window, or one whose label
         # or address did and so became a paragraph or a setext heading. A blank line ends
         # all of these, so that one is final if a blank line follows within the window.
         begin = lines.starts[start + _map(tokens[index])[0]]
-        bracket = lines.data[begin : begin + 4].lstrip(b" ")[:1] == b"["
-        if bracket and not _BLANK_LINE.search(lines.data, begin, lines.starts[end]):
+        if lines.data[begin : begin + 4].lstrip(b" ")[:1] != b"[" or begin <= blank:
+            continue
+        found = _BLANK_LINE.search(lines.data, begin, lines.starts[end])
+        if found is None:
             return index
+        blank = found.start()
     return blocks[-1] if blocks else 0
 
 
@@ -382,8 +365,9 @@ def _speak(
 def _set_titles(book: _Skeleton) -> None:
     """Heading titles, parsed as inline Markdown with every definition known."""
     env = book.env()
+    parser = mdparse.parser(True, "titles")
     for heading in book.headings:
-        heading.title = heading_title(_parser(True, "titles").parseInline(heading.source, env)[0])
+        heading.title = heading_title(parser.parseInline(heading.source, env)[0])
         heading.source = ""
 
 
@@ -479,6 +463,7 @@ def _reread(
     edges = cuts[bisect.bisect_right(cuts, span.start) : bisect.bisect_left(cuts, span.stop)]
     speech = MarkdownSpeech(options, depth)
     for begin, stop in zip([span.start, *edges], [*edges, span.stop], strict=True):
-        tokens = _parser(begin == 0).parse(lines.source(begin, stop), book.env())
+        env = book.env()
+        tokens = mdparse.inline(mdparse.blocks(lines.source(begin, stop), begin == 0, env), env)
         speech.feed(tokens[3:] if heading and begin == span.start else tokens)
     return _Section(span.start, range(0), speech.paragraphs, speech.html_depth)

@@ -18,6 +18,7 @@ import click
 
 from narrator import __version__
 from narrator.display import printable
+from narrator.documents import check_encoding
 from narrator.dryrun import print_plan
 from narrator.errors import (
     AuthenticationError,
@@ -290,7 +291,7 @@ def _settings(opts: Options, api_key: str | None, engine: str) -> RunSettings:
             stall_timeout=opts.get("stall_timeout", float),
         ),
         parse=ParseOptions(
-            encoding=opts.optional("encoding", str),
+            encoding=_encoding(opts.optional("encoding", str)),
             heading_level=opts.optional("heading_level", int),
             image_alt_text=opts.flag("image_alt_text"),
         ),
@@ -303,6 +304,10 @@ def _settings(opts: Options, api_key: str | None, engine: str) -> RunSettings:
         show_text=opts.flag("show_text"),
         cover=opts.optional("cover", Path),
     )
+
+
+def _encoding(name: str | None) -> str | None:
+    return None if name is None else check_encoding(name)
 
 
 def _run(opts: Options, api_key: str | None, view: ProgressView) -> int:
@@ -327,7 +332,8 @@ def _run(opts: Options, api_key: str | None, view: ProgressView) -> int:
         return print_plan(settings, view)
     report = asyncio.run(_narrate(settings, view))
     view.close()
-    click.echo(report.summary())
+    for line in report.summary().splitlines():
+        click.echo(printable(line))
     return report.exit_code
 
 

@@ -1,10 +1,15 @@
-"""``narrate --dry-run``: the plan, its size and its cost, with nothing written or sent."""
+"""``narrate --dry-run``: the plan, its size and its cost, with nothing written or sent.
+
+Every line goes out through :func:`_echo`: titles and file names come from documents, and
+one holding an escape sequence must not drive the user's terminal.
+"""
 
 from __future__ import annotations
 
 import click
 
 from narrator.chunking import chunk_text
+from narrator.display import printable
 from narrator.events import EventSink
 from narrator.run import estimated_seconds, load_documents
 from narrator.settings import RunSettings, credit_cost
@@ -12,6 +17,10 @@ from narrator.settings import RunSettings, credit_cost
 
 def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _echo(text: str = "", *, err: bool = False) -> None:
+    click.echo("\n".join(printable(line) for line in text.split("\n")), err=err)
 
 
 def print_plan(settings: RunSettings, emit: EventSink) -> int:
@@ -22,28 +31,28 @@ def print_plan(settings: RunSettings, emit: EventSink) -> int:
     for planned in loaded.books:
         book = planned.book
         byline = f" by {book.author}" if book.author else ""
-        click.echo(f"{planned.source.path} -> {planned.folder}/  ({book.title}{byline})")
-        click.echo(f"  {'#':>3}  {'title':<40} {'chars':>9} {'min':>6}  file")
+        _echo(f"{planned.source.path} -> {planned.folder}/  ({book.title}{byline})")
+        _echo(f"  {'#':>3}  {'title':<40} {'chars':>9} {'min':>6}  file")
         for chapter, name in zip(book.chapters, planned.files, strict=True):
             pieces = chunk_text(chapter.text)
             chars = sum(len(piece) for piece in pieces)
             minutes = estimated_seconds(chars, speed) / 60
-            click.echo(
-                f"  {chapter.index:>3}  {_fit(chapter.title, 40):<40} {chars:>9,} "
+            _echo(
+                f"  {chapter.index:>3}  {_fit(printable(chapter.title), 40):<40} {chars:>9,} "
                 f"{minutes:>6.1f}  {name}"
             )
             if settings.show_text:
-                click.echo("".join(pieces))
-                click.echo()
+                _echo("".join(pieces))
+                _echo()
             total_chars += chars
             total_chapters += 1
     credits = credit_cost(total_chars, settings.speech.model_id)
     minutes = estimated_seconds(total_chars, speed) / 60
-    click.echo(
+    _echo(
         f"total: {len(loaded.books)} document(s), {total_chapters} chapter(s), "
         f"{total_chars:,} characters, about {minutes:,.0f} min of audio, "
         f"about {credits:,.0f} credits with {settings.speech.model_id}"
     )
     for problem in loaded.bad_documents:
-        click.echo(f"skipped document: {problem}", err=True)
+        _echo(f"skipped document: {problem}", err=True)
     return 2 if loaded.bad_documents else 0

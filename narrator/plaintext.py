@@ -21,6 +21,7 @@ from narrator.speech_text import (
     remove_illustrations,
     speak_plain,
 )
+from narrator.textclean import without_surrogates
 
 # Metadata written as "key: value" (front matter, leading lines, "## Author: ..." headings).
 META_LINE = re.compile(r"([A-Za-z_]+): (.*)")
@@ -66,7 +67,8 @@ def normalised(text: str, name: Path | str) -> str:
 
 
 def stem(name: Path | str) -> str:
-    return Path(name).stem or str(name)
+    """The title a file's name gives; bytes of it that are not UTF-8 become U+FFFD."""
+    return without_surrogates(Path(name).stem or str(name))
 
 
 _ROMAN = r"(?=[IVXLCDM])M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})"
@@ -187,15 +189,23 @@ def _plain_headings(lines: list[str], draft: Draft, first: int) -> list[tuple[in
     """
     candidates = [number for number, line in enumerate(lines) if is_plain_heading(line)]
     runs: list[list[int]] = []
+    keys: set[str] = set()  # the last run's headings, so a long run is checked in one pass
     for number in candidates:
-        if runs and _continues_run(lines, runs[-1], number):
+        # A run goes on while no prose comes between, and not at a second "CHAPTER I": a
+        # contents list names each chapter once, so a repeat is the real first chapter.
+        key = _heading_key(lines[number])
+        if runs and key not in keys and not _prose_between(lines, runs[-1][-1], number):
             runs[-1].append(number)
         else:
             runs.append([number])
+            keys.clear()
+        keys.add(key)
     headings = []
+    floor = 0  # where the last contents list ended: its label was looked for before it
     for run in runs:
         if len(run) >= _TOC_RUN:
-            _blank_contents(lines, run, draft, first)
+            _blank_contents(lines, run, draft, first, floor)
+            floor = run[-1] + 1
             continue
         for number in filter(lambda n: _stands_alone(lines, n), run):
             title = _title_line(lines, number)
@@ -212,25 +222,18 @@ def _stands_alone(lines: Sequence[str], number: int) -> bool:
     return number + 1 >= len(lines) or not lines[number + 1].strip()
 
 
-def _blank_contents(lines: list[str], run: Sequence[int], draft: Draft, first: int) -> None:
+def _blank_contents(
+    lines: list[str], run: Sequence[int], draft: Draft, first: int, floor: int
+) -> None:
     draft.warnings.append(
         f"lines {first + run[0] + 1}-{first + run[-1] + 1} look like a table of contents; not read"
     )
     for number in run:
         height = _heading_height(lines, number)
         lines[number : number + height] = [""] * height
-    label = next((n for n in range(run[0] - 1, -1, -1) if lines[n].strip()), None)
+    label = next((n for n in range(run[0] - 1, floor - 1, -1) if lines[n].strip()), None)
     if label is not None and _CONTENTS_LABEL.fullmatch(lines[label].strip()):
         lines[label] = ""
-
-
-def _continues_run(lines: Sequence[str], run: Sequence[int], number: int) -> bool:
-    """No prose since the run's last heading, and not a second "CHAPTER I": a contents list
-    names each chapter once, so a repeat is the real first chapter right after the list."""
-    key = _heading_key(lines[number])
-    if any(_heading_key(lines[other]) == key for other in run):
-        return False
-    return not _prose_between(lines, run[-1], number)
 
 
 def _heading_key(line: str) -> str:

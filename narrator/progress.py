@@ -12,6 +12,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from narrator.display import printable
 from narrator.events import (
     ChapterFinished,
     ChapterRetry,
@@ -88,6 +89,7 @@ class ProgressView:
         """Warnings always; information unless quiet; details only when verbose."""
         if not (always or self.verbose or (info and not self.quiet)):
             return
+        text = printable(text)  # titles and paths come from documents: no escape codes
         if self.bar is not None:
             self.bar.write(text, file=self.stream)
         else:

@@ -51,6 +51,7 @@ from narrator.pool import Pool, PoolHooks, RetryPolicy
 from narrator.report import Report
 from narrator.session import Connector, Session
 from narrator.settings import RunSettings, ServiceSettings
+from narrator.textclean import without_surrogates
 
 #: Characters a second of ordinary narration at speed 1.0, for estimates only.
 NARRATION_CHARS_PER_SECOND = 15.0
@@ -74,7 +75,10 @@ class Loaded:
 
 def load_documents(settings: RunSettings, emit: EventSink) -> Loaded:
     """Read and split every document; a bad one found in a folder is reported and skipped."""
-    sources = find_sources(list(settings.paths))
+    found: list[str] = []
+    sources = find_sources(list(settings.paths), exclude=settings.out, warnings=found)
+    for warning in found:
+        emit(Notice(warning, warning=True))
     single = len(sources) == 1 and not sources[0].from_folder
     _check_distinct_folders(sources)
     books: list[PlannedBook] = []
@@ -190,7 +194,12 @@ def _plan_folder(
         book={
             "title": book.title,
             "author": book.author,
-            "sources": [{"path": str(planned.source.path), "sha256": book.source_sha256}],
+            "sources": [
+                {
+                    "path": without_surrogates(str(planned.source.path)),
+                    "sha256": book.source_sha256,
+                }
+            ],
         },
         engine=_engine_record(settings),
         chapters=plan.entries,

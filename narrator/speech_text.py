@@ -9,31 +9,37 @@ Nothing that a voice would read as noise survives: no Markdown symbols, URLs, co
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from markdown_it import MarkdownIt
 from markdown_it.token import Token
-from mdit_py_plugins.footnote import footnote_plugin
-from mdit_py_plugins.front_matter import front_matter_plugin
 
+from narrator.mdparse import markdown_parser as markdown_parser  # where tests look for it
 from narrator.settings import ParseOptions
 
 # Inline code is kept only when it reads as words ("the `yield from` statement", "`asyncio`"):
 # anything with brackets, slashes or operators would be spoken as a string of symbol names.
 _PLAIN_CODE = re.compile(r"[\w .-]+")
-_URL = re.compile(r"(?:\b[a-z][a-z0-9+.-]*://|\bwww\.)\S*", re.IGNORECASE)
-_FOOTNOTE_MARK = re.compile(r"\[\^[^\]\s]*\]")
-_LATEX_MACRO = re.compile(r"\\[A-Za-z]+(?:\[[^\]]*\])?(?:\{[^}]*\})+")
+# Every repeat below is bounded or stops at the character that starts the next attempt, so
+# no pattern rescans a paragraph once per attempt: a hostile 1 MB paragraph costs one pass.
+# A scheme is at most 32 characters long: "a.a.a.a...://" no longer scans to the end each time.
+_URL = re.compile(r"(?:\b[a-z][a-z0-9+.-]{0,31}://|\bwww\.)\S*", re.IGNORECASE)
+_FOOTNOTE_MARK = re.compile(r"\[\^[^\]\[\s]*\]")  # "[" ends a failed attempt: "[^[^[^..."
+# Arguments are bounded, since "\a{\a{\a{..." would scan on for "}" from every backslash.
+_LATEX_MACRO = re.compile(r"\\[A-Za-z]+(?:\[[^\]]{0,200}\])?(?:\{[^}]{0,200}\})+")
 _SYMBOLS = re.compile(r"[*#|<>`~\\]+")
-_LOOSE_UNDERSCORE = re.compile(r"(?<!\w)_+|_+(?!\w)")
+# The second branch starts only at the start of a run ("_" is \w): a run either ends a word
+# or not, and trying it from every underscore of "a____...a" made it quadratic.
+_LOOSE_UNDERSCORE = re.compile(r"(?<!\w)_+|(?<!_)_+(?!\w)")
 _SPACE_BEFORE_PUNCT = re.compile(r" ([.,;:!?])")
 _EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
 _TERMINAL = ".!?…"
 _CLOSERS = "\"'”’»)]"
 
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
-_HTML_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)\b[^>]*?(/?)>")
+# A tag's start; the tag runs to the next ">". Matching "[^>]*?>" in one pattern rescanned
+# the rest of the text from every "<" of "<a<a<a..." (see _tags).
+_TAG_START = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)\b")
 # fmt: off
 _VOID_TAGS = frozenset((
     "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
@@ -46,12 +52,6 @@ _INLINE_TAGS = frozenset((
     "details",
 ))
 # fmt: on
-
-
-def markdown_parser() -> MarkdownIt:
-    """CommonMark plus the GitHub extensions that real documents use (tables, footnotes)."""
-    parser = MarkdownIt("commonmark").enable(["table", "strikethrough"])
-    return parser.use(front_matter_plugin).use(footnote_plugin)
 
 
 def is_speakable(text: str) -> bool:
@@ -103,11 +103,24 @@ class _HtmlDepth:
     depth: int = 0
 
     def feed(self, html: str) -> None:
-        for closing, name, self_closing in _HTML_TAG.findall(_HTML_COMMENT.sub("", html)):
+        for closing, name, self_closing in _tags(_HTML_COMMENT.sub("", html)):
             name = name.lower()
             if name in _VOID_TAGS or name in _INLINE_TAGS or self_closing:
                 continue
             self.depth = max(0, self.depth - 1) if closing else self.depth + 1
+
+
+def _tags(html: str) -> Iterator[tuple[str, str, str]]:
+    """What ``re.findall(r"<(/?)(name)\\b[^>]*?(/?)>")`` finds, in one pass: a tag can only
+    end at the first ">" after it, so each stretch up to a ">" holds at most one tag, the one
+    starting at its first tag start."""
+    stretches = html.split(">")
+    stretches.pop()  # not closed by a ">"
+    for stretch in stretches:
+        match = _TAG_START.search(stretch)
+        if match:
+            self_closing = "/" if stretch.endswith("/") and len(stretch) > match.end() else ""
+            yield match[1], match[2], self_closing
 
 
 class _InlineRenderer:
@@ -303,36 +316,42 @@ def remove_illustrations(
     may return a line to put in its place: some editions hide a chapter heading there.
     """
     out = list(lines)
-    index = 0
-    while index < len(out):
-        match = _ILLUSTRATION.search(out[index])
+    index, column = 0, 0  # where to look next; before it, out[index] is said by ``kept``
+    kept: list[str] = []  # (built in pieces, not by joining prefix and tail once per caption:
+    while index < len(out):  # a line of many captions would be copied once for each)
+        line = out[index]
+        match = _ILLUSTRATION.search(line, column)
         if match is None:
-            index += 1
+            if column:
+                out[index] = "".join(kept) + line[column:]
+            index, column, kept = index + 1, 0, []
             continue
-        prefix = out[index][: match.start()]
+        kept.append(line[column : match.start()])
         end = illustration_end(out, index, match.start())
-        if end is None:
-            out[index] = prefix
+        if end is None:  # never closed: the rest of its line goes
+            out[index] = "".join(kept)
+            index, column, kept = index + 1, 0, []
             continue
-        line_end, column = end
-        kept = keep(_caption(out, index, end, match.start())) if keep else None
-        tail = out[line_end][column:]
-        out[index : line_end + 1] = [""] * (line_end + 1 - index)
-        if kept is not None:
-            out[line_end] = kept
-            index = line_end + 1
+        line_end, after = end
+        heading = keep(_caption(out, index, end, match.start())) if keep else None
+        if heading is not None:
+            out[index : line_end + 1] = [""] * (line_end - index) + [heading]
+            index, column, kept = line_end + 1, 0, []
         elif line_end == index:
-            out[index] = prefix + tail  # scanned again: the tail may hold another one
+            column = after  # the tail may hold another one
         else:
-            out[index], out[line_end] = prefix, tail
-            index = line_end
+            out[index:line_end] = ["".join(kept)] + [""] * (line_end - index - 1)
+            index, column, kept = line_end, after, []
     return out
 
 
 def _caption(lines: Sequence[str], first: int, end: tuple[int, int], start: int) -> list[str]:
-    block = list(lines[first : end[0] + 1])
-    block[-1] = block[-1][: end[1] - 1]
-    block[0] = block[0][start:].removeprefix("[Illustration").removeprefix(":")
+    last, stop = end  # sliced once: a line of many captions is not copied for each
+    if last == first:
+        block = [lines[first][start : stop - 1]]
+    else:
+        block = [lines[first][start:], *lines[first + 1 : last], lines[last][: stop - 1]]
+    block[0] = block[0].removeprefix("[Illustration").removeprefix(":")
     return [line.strip() for line in block if line.strip()]
 
 

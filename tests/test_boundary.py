@@ -341,3 +341,39 @@ def test_a_cover_that_is_a_fifo_or_huge_is_refused_without_blocking(tmp_path: Pa
         file.truncate(21 * 2**20)
     result = run_cli(book, "--out", tmp_path / "out", "--cover", huge)
     assert result.exit_code == 2 and "larger than 20 MB" in result.output
+
+
+# --- hostile names and encodings ------------------------------------------------------------
+
+
+def test_a_document_whose_name_is_not_utf8_is_narrated_in_a_folder_run(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    name = os.fsdecode(b"caf\xe9 notes.md")
+    (docs / name).write_text("# One\n\nA short chapter to read.\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = run_cli(docs, "--out", out)
+    assert result.exit_code == 0, result.output
+    manifest = read_manifest(out / name.removesuffix(".md"))
+    assert manifest["book"]["sources"][0]["path"].endswith("caf\ufffd notes.md")
+    assert manifest["chapters"][0]["status"] == "done"
+
+
+@pytest.mark.parametrize("encoding", ["base64", "rot13", "no-such-codec"])
+def test_encoding_accepts_only_text_encodings(tmp_path: Path, encoding: str) -> None:
+    book = write_book(tmp_path / "book.md", chapters=1)
+    result = run_cli(book, "--dry-run", "--encoding", encoding)
+    assert result.exit_code == 2
+    assert encoding in result.output and "Traceback" not in result.output
+
+
+def test_out_inside_the_input_folder_never_narrates_its_own_output(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    write_book(docs / "book.md" if docs.mkdir() is None else docs, chapters=1)
+    out = docs / "audio"
+    assert run_cli(docs, "--out", out).exit_code == 0
+    (out / "book" / "notes.md").write_text("# Planted\n\nNot a document of the input.\n")
+    result = run_cli(docs, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["book"]
+    assert "Planted" not in json.dumps(read_manifest(out / "book"))

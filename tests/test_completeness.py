@@ -46,3 +46,17 @@ def test_alignment_that_misses_text_is_a_failure() -> None:
 def test_a_plausible_stream_passes() -> None:
     check_complete(tally(1000, 16000 * 70, 990), "mp3_44100_128")
     check_complete(tally(1000, 10, None), "opus_48000_64")  # length unknown: audio present
+
+
+@pytest.mark.parametrize("share", [0.6, 0.7, 0.89])
+def test_alignment_must_cover_nine_tenths_of_the_text(share: float) -> None:
+    with pytest.raises(IncompleteAudioError, match="alignment covers"):
+        check_complete(tally(1000, 16000 * 70, int(1000 * share)), "mp3_44100_128")
+    check_complete(tally(1000, 16000 * 70, 900), "mp3_44100_128")
+
+
+def test_without_alignment_a_third_of_ordinary_speech_fails_even_at_top_speed() -> None:
+    # 1,500 voiced characters are about 100 s at 15 a second; a third of that is 33 s.
+    with pytest.raises(IncompleteAudioError, match="truncated"):
+        check_complete(tally(1500, 16000 * 33, None), "mp3_44100_128", max_speed=1.2)
+    check_complete(tally(1500, 16000 * 60, None), "mp3_44100_128", max_speed=1.2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from mutagen.mp3 import MP3
 
 from narrator.local import ServerOptions
@@ -59,7 +60,7 @@ def test_queued_concurrency_needs_no_retry(tmp_path: Path) -> None:
     options = ServerOptions(max_concurrency=1, concurrency_mode="queue")
     with server_in_thread(options) as server:
         result = run_cli(book, "--out", out, *service_args(server), "-j", "3")
-        assert server.stats.peak_concurrency <= 3
+        assert server.stats.peak_concurrency == 1  # the server's limit, not -j
     assert result.exit_code == 0, result.output
     assert [c["attempts"] for c in read_manifest(out)["chapters"]] == [1, 1, 1]
 
@@ -75,6 +76,23 @@ def test_bad_key_stops_the_run_with_exit_3_and_no_audio(tmp_path: Path) -> None:
     assert lines == ["narrate: Invalid API key (invalid_api_key, close code 1008)"]
     assert not list(out.glob("*.mp3"))
     assert set(_statuses(out)) == {"pending"}
+
+
+@pytest.mark.parametrize("debug", [[], ["--debug"]])
+def test_a_key_echoed_in_an_error_never_reaches_output_manifest_or_files(
+    tmp_path: Path, debug: list[str]
+) -> None:
+    book = write_book(tmp_path / "book.md", chapters=2)
+    out = tmp_path / "out"
+    wrong = "sk_wrong_key_0451"
+    options = ServerOptions(api_key="the-right-key", echo_key_in_errors=True)
+    with server_in_thread(options) as server:
+        result = run_cli(book, "--out", out, *service_args(server, wrong), *debug)
+    assert result.exit_code == 3
+    assert "Invalid API key: ***" in result.output
+    assert wrong not in result.output
+    for path in out.rglob("*"):
+        assert wrong.encode() not in path.read_bytes(), path
 
 
 def test_quota_error_stops_the_run_with_exit_3(tmp_path: Path) -> None:

@@ -129,6 +129,32 @@ def test_removed_chapters_are_reported_then_pruned(tmp_path: Path) -> None:
     assert len(read_manifest(out)["chapters"]) == 2
 
 
+def test_chapters_left_after_a_removal_are_retagged_with_the_new_total(tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book.md", chapters=3)
+    out = tmp_path / "out"
+    with server_in_thread() as server:
+        assert run_cli(book, "--out", out, *service_args(server)).exit_code == 0
+        sent = server.stats.characters_received
+        write_book(book, chapters=2)
+        assert run_cli(book, "--out", out, *service_args(server)).exit_code == 0
+        assert server.stats.characters_received == sent  # retagged, not narrated again
+    assert str(ID3(out / "01 - Part 1.mp3")["TRCK"]) == "1/2"
+    assert str(ID3(out / "02 - Part 2.mp3")["TRCK"]) == "2/2"
+
+
+def test_local_audio_is_never_kept_once_a_key_is_given(tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book.md", chapters=2)
+    out = tmp_path / "out"
+    assert run_cli(book, "--out", out).exit_code == 0  # the embedded local engine
+    assert read_manifest(out)["engine"]["engine"] == "local"
+    with server_in_thread() as server:
+        result = run_cli(book, "--out", out, *service_args(server))
+        assert server.stats.sessions_started == 2
+    assert result.exit_code == 0, result.output
+    assert "done 2" in result.output
+    assert read_manifest(out)["engine"]["engine"] == "elevenlabs"
+
+
 def test_pcm_is_written_as_a_wav_file(tmp_path: Path) -> None:
     book = write_book(tmp_path / "book.md", chapters=1)
     out = tmp_path / "out"

@@ -440,3 +440,20 @@ def test_file_sha256_streams_large_files(tmp_path: Path) -> None:
     assert file_sha256(path) == hashlib.sha256(data).hexdigest()
     with pytest.raises(OutputError, match="missing"):
         file_sha256(tmp_path / "missing")
+
+
+def test_a_failed_fsync_leaves_the_old_manifest_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "manifest.json"
+    write_json_atomic(target, {"version": 1, "chapters": ["old"]})
+    before = target.read_bytes()
+
+    def failing_fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("narrator.output.os.fsync", failing_fsync)
+    with pytest.raises(OutputError, match="No space left on device"):
+        write_json_atomic(target, {"version": 1, "chapters": ["new"] * 1000})
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json"]

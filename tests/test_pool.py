@@ -218,7 +218,36 @@ async def test_rate_limits_lower_the_concurrency() -> None:
     assert lowered and lowered[-1] < 4
 
 
-def test_backoff_grows_with_full_jitter_and_a_cap() -> None:
-    delays = list(itertools.islice(backoff(1.0, 8.0), 8))
-    assert all(0 <= d <= 8.0 for d in delays)
-    assert max(delays[:1]) <= 1.0
+def test_backoff_doubles_its_ceiling_up_to_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("narrator.pool.random.uniform", lambda low, high: high)
+    assert list(itertools.islice(backoff(1.0, 8.0), 6)) == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+
+
+def test_backoff_draws_with_full_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[float, float]] = []
+
+    def uniform(low: float, high: float) -> float:
+        calls.append((low, high))
+        return low
+
+    monkeypatch.setattr("narrator.pool.random.uniform", uniform)
+    assert list(itertools.islice(backoff(0.5, 30.0), 3)) == [0.0, 0.0, 0.0]
+    assert calls == [(0, 0.5), (0, 1.0), (0, 2.0)]
+
+
+async def test_two_retries_mean_exactly_three_attempts() -> None:
+    rec = Recorder()
+    attempts: list[int] = []
+    failed: list[str] = []
+
+    async def work(job: str, session: Session, attempt: int) -> None:
+        attempts.append(attempt)
+        raise ConnectionDroppedError("dropped")
+
+    async def on_failure(job: str, exc: BaseException) -> None:
+        failed.append(job)
+
+    pool = make_pool(rec, work, retries=2, hooks=PoolHooks(on_failure=on_failure))
+    await pool.run(["j"], weight=len)
+    assert attempts == [1, 2, 3]
+    assert failed == ["j"]

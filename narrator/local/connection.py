@@ -144,7 +144,10 @@ class Connection:
         if not given:
             raise ProtocolFailure("authentication_required", NO_CREDENTIALS)
         if given.removeprefix("Bearer ").strip() != expected:
-            raise ProtocolFailure("invalid_api_key", "Invalid API key")
+            # Some services echo what they were given; the switch lets tests prove that an
+            # echoed key never reaches narrator's output.
+            echo = f": {given}" if self.options.echo_key_in_errors else ""
+            raise ProtocolFailure("invalid_api_key", f"Invalid API key{echo}")
 
     async def _generate(self, text: str, drain: bool) -> None:
         if self.muted:

@@ -22,7 +22,8 @@ class ServerOptions:
     session waits (``"queue"``) or gets ``too_many_concurrent_requests`` and close 1008
     (``"refuse"``). ``quota_characters`` is per key over the server's life; past it a session
     gets ``quota_exceeded`` and close 1008 (``"error"``) or no audio and a normal final
-    (``"silent"``). Faults apply to the first ``fault_sessions`` sessions (None: all).
+    (``"silent"``). ``echo_key_in_errors`` repeats a wrong key in the invalid-key error.
+    Faults apply to the first ``fault_sessions`` sessions (None: all).
     """
 
     api_key: str | None = None
@@ -36,6 +37,7 @@ class ServerOptions:
     internal_error_after_frames: int | None = None
     fault_sessions: int | None = None
     voice_engine: Literal["espeak", "tone"] = "espeak"
+    echo_key_in_errors: bool = False
     certfile: str | None = None
     keyfile: str | None = None
 
