@@ -38,9 +38,9 @@ sys.path.insert(0, str(HERE))
 
 from books import scenario_book, sized_book  # noqa: E402
 
-from narrator.chapters import load_book  # noqa: E402
-from narrator.chunking import chunk_text  # noqa: E402
-from narrator.output import chapter_file_names  # noqa: E402
+from narrator.output.writer import chapter_file_names  # noqa: E402
+from narrator.reading.chapters import load_book  # noqa: E402
+from narrator.service.chunking import chunk_text  # noqa: E402
 from narrator.settings import ParseOptions  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -425,7 +425,7 @@ def build_corpus_markdown(path: Path, megabytes: float) -> Path:
 
 
 def split(work: Path, args: argparse.Namespace) -> None:
-    say(f"\n### Splitting: `narrator.chapters.load_book` on 10 MB, in process, "
+    say(f"\n### Splitting: `narrator.reading.chapters.load_book` on 10 MB, in process, "
         f"median of {args.runs}\n")  # fmt: skip
     rows = []
     books = [("corpus Markdown, repeated", build_corpus_markdown(work / "corpus10.md", 10)),

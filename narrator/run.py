@@ -16,12 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from narrator import __version__, manifest
-from narrator.book import Book, Chapter
-from narrator.chapters import load_book
-from narrator.chunking import chunk_text
-from narrator.completeness import StreamTally, spoken_length
-from narrator.documents import Source, find_sources
+from narrator import __version__
 from narrator.errors import DocumentError, NarratorError, OutputError, UsageError, redact
 from narrator.events import (
     ChapterFinished,
@@ -32,9 +27,10 @@ from narrator.events import (
     Progress,
     RunStarted,
 )
-from narrator.lock import FolderLock
-from narrator.manifest import ChapterEntry, Manifest, Plan
-from narrator.output import (
+from narrator.output import manifest
+from narrator.output.lock import FolderLock
+from narrator.output.manifest import ChapterEntry, Manifest, Plan
+from narrator.output.writer import (
     AudioWriter,
     Tags,
     WrittenFile,
@@ -46,12 +42,17 @@ from narrator.output import (
     read_cover,
     remove_stale_temp_files,
 )
-from narrator.policy import classify
-from narrator.pool import Pool, PoolHooks, RetryPolicy
+from narrator.reading.book import Book, Chapter
+from narrator.reading.chapters import load_book
+from narrator.reading.documents import Source, find_sources
+from narrator.reading.textclean import without_surrogates
 from narrator.report import Report
-from narrator.session import Connector, Session
+from narrator.service.chunking import chunk_text
+from narrator.service.completeness import StreamTally, spoken_length
+from narrator.service.policy import classify
+from narrator.service.pool import Pool, PoolHooks, RetryPolicy
+from narrator.service.session import Connector, Session
 from narrator.settings import RunSettings, ServiceSettings
-from narrator.textclean import without_surrogates
 
 #: Characters a second of ordinary narration at speed 1.0, for estimates only.
 NARRATION_CHARS_PER_SECOND = 15.0

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from narrator.book import Book
-from narrator.chapters import load_book
+from narrator.reading.book import Book
+from narrator.reading.chapters import load_book
 from narrator.settings import ParseOptions
 
 CorpusBook = Callable[..., Book]

@@ -12,7 +12,7 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
-from narrator.cli import narrate_command
+from narrator.cli.main import narrate_command
 from narrator.local import LocalServer, serve_in_thread
 
 #: The real local server in a thread with its own loop; yields the server (``.url``, ``.stats``).

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from narrator import manifest as manifest_module
-from narrator.manifest import ChapterEntry, Manifest
+from narrator.output import manifest as manifest_module
+from narrator.output.manifest import ChapterEntry, Manifest
 from tests.helpers import read_manifest, run_cli, server_in_thread, service_args, write_book
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from narrator.chapters import load_book
+from narrator.reading.chapters import load_book
 from narrator.settings import ParseOptions
 
 CASES = Path(__file__).parent / "data" / "chapters"

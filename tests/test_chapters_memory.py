@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from narrator import chapters
-from narrator.book import Book
-from narrator.chapters import split_markdown
+from narrator.reading import chapters
+from narrator.reading.book import Book
+from narrator.reading.chapters import split_markdown
 from narrator.settings import ParseOptions
 
 DEFINITIONS_ELSEWHERE = """\

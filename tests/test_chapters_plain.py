@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from narrator.book import Book
-from narrator.chapters import is_plain_heading, split_plain_text
 from narrator.errors import DocumentError
+from narrator.reading.book import Book
+from narrator.reading.chapters import is_plain_heading, split_plain_text
 from narrator.settings import ParseOptions
 from tests.conftest import CorpusBook
 

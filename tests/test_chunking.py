@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from narrator.chunking import chunk_text, sentences
+from narrator.service.chunking import chunk_text, sentences
 
 
 def _words(text: str) -> list[str]:

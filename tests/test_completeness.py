@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from narrator.completeness import StreamTally, bytes_per_second, check_complete
 from narrator.errors import IncompleteAudioError, TransientServiceError
+from narrator.service.completeness import StreamTally, bytes_per_second, check_complete
 
 
 def tally(chars: int, audio: int, aligned: int | None) -> StreamTally:

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from narrator import cli, run
+from narrator import run
+from narrator.cli import main as cli
 from narrator.errors import OutputError, TaggingError
-from narrator.manifest import Manifest
-from narrator.output import audio_duration
+from narrator.output.manifest import Manifest
+from narrator.output.writer import audio_duration
 from tests.helpers import read_manifest, run_cli, write_book
 
 

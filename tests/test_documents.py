@@ -6,8 +6,8 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from narrator.documents import Source, find_sources, read_text
 from narrator.errors import DocumentError
+from narrator.reading.documents import Source, find_sources, read_text
 
 
 def write(path: Path, data: bytes = b"# Title\n\nText.\n") -> Path:

@@ -12,11 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from narrator.chapters import load_book
-from narrator.documents import Source, check_encoding, find_sources, read_document, read_text
+from narrator.cli.progress import ProgressView
 from narrator.errors import DocumentError, UsageError
 from narrator.events import Notice
-from narrator.progress import ProgressView
+from narrator.reading.chapters import load_book
+from narrator.reading.documents import (
+    Source,
+    check_encoding,
+    find_sources,
+    read_document,
+    read_text,
+)
 from narrator.settings import ParseOptions
 from tests.helpers import run_cli
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from narrator.chapters import load_book, split_markdown
 from narrator.errors import DocumentError
+from narrator.reading.chapters import load_book, split_markdown
 from narrator.settings import ParseOptions
 
 SENTINEL = "The first paragraph is plain prose."

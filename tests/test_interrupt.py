@@ -104,7 +104,7 @@ def test_sigterm_cancels_cleanly_with_exit_130(tmp_path: Path) -> None:
     assert proc.returncode == 130, stderr
     assert b"interrupted" in stderr
     assert not list(out.glob(".*.part"))
-    assert not (out / ".narrator.lock").exists()
+    assert not (out / ".narrator.output.lock").exists()
     chapters = _assert_consistent(out)
     assert "pending" in {c["status"] for c in chapters}
     for entry in chapters:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from narrator.errors import OutputError
-from narrator.lock import LOCK_NAME, FolderLock
+from narrator.output.lock import LOCK_NAME, FolderLock
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="flock and fifos are POSIX")
 
@@ -22,7 +22,7 @@ posix_only = pytest.mark.skipif(sys.platform == "win32", reason="flock and fifos
 HOLDER = """
 import sys
 from pathlib import Path
-from narrator.lock import FolderLock
+from narrator.output.lock import FolderLock
 with FolderLock(Path(sys.argv[1])):
     print("held", flush=True)
     sys.stdin.readline()
@@ -33,7 +33,7 @@ RACER = """
 import sys, time
 from pathlib import Path
 from narrator.errors import OutputError
-from narrator.lock import FolderLock
+from narrator.output.lock import FolderLock
 folder, start = Path(sys.argv[1]), Path(sys.argv[2])
 print("ready", flush=True)
 while not start.exists():
@@ -55,7 +55,7 @@ CHURNER = """
 import os, sys, time
 from pathlib import Path
 from narrator.errors import OutputError
-from narrator.lock import FolderLock
+from narrator.output.lock import FolderLock
 folder, start, rounds = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 inside = folder / "inside"
 print("ready", flush=True)

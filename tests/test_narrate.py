@@ -10,7 +10,7 @@ from mutagen.id3 import ID3
 from mutagen.mp3 import MP3
 
 from narrator.local import ServerOptions
-from narrator.lock import FolderLock
+from narrator.output.lock import FolderLock
 from tests.helpers import read_manifest, run_cli, server_in_thread, service_args, write_book
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "book.md"

@@ -22,7 +22,7 @@ from mutagen.oggopus import OggOpus
 from mutagen.wave import WAVE
 
 from narrator.errors import OutputError, TaggingError, UsageError
-from narrator.output import (
+from narrator.output.writer import (
     AudioWriter,
     Tags,
     audio_duration,
@@ -452,7 +452,7 @@ def test_a_failed_fsync_leaves_the_old_manifest_whole(
     def failing_fsync(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("narrator.output.os.fsync", failing_fsync)
+    monkeypatch.setattr("narrator.output.writer.os.fsync", failing_fsync)
     with pytest.raises(OutputError, match="No space left on device"):
         write_json_atomic(target, {"version": 1, "chapters": ["new"] * 1000})
     assert target.read_bytes() == before

@@ -13,8 +13,8 @@ from narrator.errors import (
     ConnectionDroppedError,
     ServiceError,
 )
-from narrator.policy import classify
-from narrator.pool import Pool, PoolHooks, RetryPolicy, backoff
+from narrator.service.policy import classify
+from narrator.service.pool import Pool, PoolHooks, RetryPolicy, backoff
 
 
 class Session:
@@ -219,7 +219,7 @@ async def test_rate_limits_lower_the_concurrency() -> None:
 
 
 def test_backoff_doubles_its_ceiling_up_to_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("narrator.pool.random.uniform", lambda low, high: high)
+    monkeypatch.setattr("narrator.service.pool.random.uniform", lambda low, high: high)
     assert list(itertools.islice(backoff(1.0, 8.0), 6)) == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
 
 
@@ -230,7 +230,7 @@ def test_backoff_draws_with_full_jitter(monkeypatch: pytest.MonkeyPatch) -> None
         calls.append((low, high))
         return low
 
-    monkeypatch.setattr("narrator.pool.random.uniform", uniform)
+    monkeypatch.setattr("narrator.service.pool.random.uniform", uniform)
     assert list(itertools.islice(backoff(0.5, 30.0), 3)) == [0.0, 0.0, 0.0]
     assert calls == [(0, 0.5), (0, 1.0), (0, 2.0)]
 

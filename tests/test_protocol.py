@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from narrator import protocol
 from narrator.errors import (
     AuthenticationError,
     BrokenStreamError,
@@ -21,8 +20,9 @@ from narrator.errors import (
     TransientServiceError,
     VoiceNotFoundError,
 )
-from narrator.policy import classify
-from narrator.pool import Action
+from narrator.service import protocol
+from narrator.service.policy import classify
+from narrator.service.pool import Action
 from narrator.settings import SpeechSettings, VoiceSettings
 
 

@@ -11,8 +11,6 @@ from dataclasses import replace
 
 import pytest
 
-from narrator.chunking import chunk_text
-from narrator.completeness import StreamTally
 from narrator.errors import (
     AuthenticationError,
     ConnectionDroppedError,
@@ -21,7 +19,9 @@ from narrator.errors import (
     TransientServiceError,
 )
 from narrator.local import LocalServer, ServerOptions
-from narrator.session import Connector
+from narrator.service.chunking import chunk_text
+from narrator.service.completeness import StreamTally
+from narrator.service.session import Connector
 from narrator.settings import ServiceSettings, SpeechSettings
 
 TEXT = "The lamp was lit at six. Mara climbed the steps with a can of oil. " * 6

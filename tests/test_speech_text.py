@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from narrator.chapters import load_book
-from narrator.settings import ParseOptions
-from narrator.speech_text import (
+from narrator.reading.chapters import load_book
+from narrator.reading.speech_text import (
     finish_paragraph,
     markdown_parser,
     remove_illustrations,
     speak_markdown,
     speak_plain,
 )
+from narrator.settings import ParseOptions
 
 CORPUS = [
     "500lines_crawler.markdown",

@@ -1,8 +1,9 @@
 """Plain text split into chapters by heading lines, and the book draft both splitters fill.
 
 Plain text has no syntax, so chapter headings are recognised line by line with the
-conservative patterns real books use. What each chapter says is :mod:`narrator.speech_text`'s
-job. :mod:`narrator.chapters` (which re-exports :func:`split_plain_text`) picks the splitter.
+conservative patterns real books use. What each chapter says is the job of
+:mod:`narrator.reading.speech_text`; :mod:`narrator.reading.chapters` (which re-exports
+:func:`split_plain_text`) picks the splitter.
 """
 
 from __future__ import annotations
@@ -12,16 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from narrator.book import Book, Chapter
 from narrator.errors import DocumentError
-from narrator.settings import ParseOptions
-from narrator.speech_text import (
+from narrator.reading.book import Book, Chapter
+from narrator.reading.speech_text import (
     finish_paragraph,
     join_paragraphs,
     remove_illustrations,
     speak_plain,
 )
-from narrator.textclean import without_surrogates
+from narrator.reading.textclean import without_surrogates
+from narrator.settings import ParseOptions
 
 # Metadata written as "key: value" (front matter, leading lines, "## Author: ..." headings).
 META_LINE = re.compile(r"([A-Za-z_]+): (.*)")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import click
 
-from narrator.chunking import chunk_text
-from narrator.display import printable
+from narrator.cli.display import printable
 from narrator.events import EventSink
 from narrator.run import estimated_seconds, load_documents
+from narrator.service.chunking import chunk_text
 from narrator.settings import RunSettings, credit_cost
 
 

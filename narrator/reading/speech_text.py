@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from markdown_it.token import Token
 
-from narrator.mdparse import markdown_parser as markdown_parser  # where tests look for it
+from narrator.reading.mdparse import markdown_parser as markdown_parser  # where tests look for it
 from narrator.settings import ParseOptions
 
 # Inline code is kept only when it reads as words ("the `yield from` statement", "`asyncio`"):

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from narrator.errors import OutputError
-from narrator.output import (
+from narrator.output.writer import (
     WrittenFile,
     file_sha256,
     is_own_audio_name,

@@ -17,9 +17,9 @@ from typing import TypeVar
 import click
 
 from narrator import __version__
-from narrator.display import printable
-from narrator.documents import check_encoding
-from narrator.dryrun import print_plan
+from narrator.cli.display import printable
+from narrator.cli.dryrun import print_plan
+from narrator.cli.progress import ProgressView
 from narrator.errors import (
     AuthenticationError,
     Interrupted,
@@ -27,15 +27,15 @@ from narrator.errors import (
     UsageError,
     redact,
 )
-from narrator.progress import ProgressView
-from narrator.protocol import (
+from narrator.reading.documents import check_encoding
+from narrator.report import Report
+from narrator.run import check_settings, narrate
+from narrator.service.protocol import (
     UNSUPPORTED_MODELS,
     api_key_problem,
     base_url_problem,
     voice_id_problem,
 )
-from narrator.report import Report
-from narrator.run import check_settings, narrate
 from narrator.settings import (
     DEFAULT_BASE_URL,
     DEFAULT_CHUNK_SCHEDULE,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath
 
 from narrator.errors import DocumentError, UsageError
-from narrator.textclean import without_controls
+from narrator.reading.textclean import without_controls
 
 SUFFIXES = (".md", ".markdown", ".txt")
 

@@ -13,7 +13,7 @@ from narrator.errors import (
     OutputError,
     TransientServiceError,
 )
-from narrator.pool import Action
+from narrator.service.pool import Action
 
 
 def classify(exc: BaseException) -> Action:

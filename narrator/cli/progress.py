@@ -12,7 +12,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from narrator.display import printable
+from narrator.cli.display import printable
 from narrator.events import (
     ChapterFinished,
     ChapterRetry,

@@ -9,7 +9,7 @@ and the API key is removed from anything the service echoes.
 Nothing here waits without a bound: a handshake gets ``open_timeout`` seconds; a session that
 brings no new audio for ``stall_timeout`` seconds is given up; a whole session gets
 ``stall_timeout`` plus the longest audio its text can need; the audio it may bring is capped
-by :func:`narrator.completeness.max_audio_bytes`. When connections keep failing, the
+by :func:`narrator.service.completeness.max_audio_bytes`. When connections keep failing, the
 :class:`Connector` stops the run instead of letting every chapter wait out its retries.
 """
 
@@ -25,20 +25,20 @@ from urllib.parse import urlsplit
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from narrator import protocol
-from narrator.completeness import (
-    StreamTally,
-    check_audio,
-    check_complete,
-    max_audio_seconds,
-    spoken_length,
-)
 from narrator.errors import (
     BrokenStreamError,
     ConnectionDroppedError,
     ServiceError,
     ServiceUnreachableError,
     redact,
+)
+from narrator.service import protocol
+from narrator.service.completeness import (
+    StreamTally,
+    check_audio,
+    check_complete,
+    max_audio_seconds,
+    spoken_length,
 )
 from narrator.settings import ServiceSettings, SpeechSettings
 

@@ -6,7 +6,7 @@ the memory of the text): pass 1 parses a window of lines at a time, says each wi
 and keeps that speech per section (the blocks between two top-level headings) with what the
 chapter rules need; pass 2 decides the chapters and joins their sections' speech, reading a
 section again only where pass 1 could not know how to say it. Plain text lives in
-:mod:`narrator.plaintext`; what a chapter says, in :mod:`narrator.speech_text`.
+:mod:`narrator.reading.plaintext`; what a chapter says, in :mod:`narrator.reading.speech_text`.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from typing import Any
 
 from markdown_it.token import Token
 
-from narrator import mdparse
-from narrator.book import Book
-from narrator.documents import decode_text, read_document
-from narrator.plaintext import (
+from narrator.reading import mdparse
+from narrator.reading.book import Book
+from narrator.reading.documents import decode_text, read_document
+from narrator.reading.plaintext import (
     META_LINE,
     Draft,
     is_plain_heading,
@@ -34,8 +34,8 @@ from narrator.plaintext import (
     split_plain_text,
     stem,
 )
+from narrator.reading.speech_text import MarkdownSpeech, finish_paragraph, heading_title
 from narrator.settings import ParseOptions
-from narrator.speech_text import MarkdownSpeech, finish_paragraph, heading_title
 
 # split_plain_text and is_plain_heading are re-exported: callers import them from here.
 __all__ = [

@@ -1,6 +1,6 @@
 """One narrate run per output folder at a time (overlapping cron jobs must not share files).
 
-A run holds ``.narrator.lock`` in the folder with ``flock(LOCK_EX | LOCK_NB)``. The kernel
+A run holds ``.narrator.output.lock`` in the folder with ``flock(LOCK_EX | LOCK_NB)``. The kernel
 knows whether the holder is alive and drops the lock the moment it dies, however it dies, so
 there is no stale lock to detect and nothing is ever taken over by guessing from a pid: pids
 are reused, and mean nothing in another container or on another host. The pid, host and start
@@ -31,7 +31,7 @@ from types import TracebackType
 
 from narrator.errors import OutputError
 
-LOCK_NAME = ".narrator.lock"
+LOCK_NAME = ".narrator.output.lock"
 _ATTEMPTS = 10  # a path replaced this often under us means something else is wrong
 _MAX_INFO = 4096
 
