@@ -38,7 +38,7 @@ sys.path.insert(0, str(HERE))
 
 from books import scenario_book, sized_book  # noqa: E402
 
-from narrator.output.writer import chapter_file_names  # noqa: E402
+from narrator.output.names import chapter_file_names  # noqa: E402
 from narrator.reading.chapters import load_book  # noqa: E402
 from narrator.service.chunking import chunk_text  # noqa: E402
 from narrator.settings import ParseOptions  # noqa: E402

@@ -28,20 +28,12 @@ from narrator.events import (
     RunStarted,
 )
 from narrator.output import manifest
+from narrator.output.files import is_regular_file, remove_stale_temp_files
 from narrator.output.lock import FolderLock
 from narrator.output.manifest import ChapterEntry, Manifest, Plan
-from narrator.output.writer import (
-    AudioWriter,
-    Tags,
-    WrittenFile,
-    adopt_file,
-    chapter_file_names,
-    copy_into,
-    extension_for,
-    is_regular_file,
-    read_cover,
-    remove_stale_temp_files,
-)
+from narrator.output.names import chapter_file_names, extension_for
+from narrator.output.tags import Tags, read_cover
+from narrator.output.writer import AudioWriter, WrittenFile, adopt_file, copy_into
 from narrator.reading.book import Book, Chapter
 from narrator.reading.chapters import load_book
 from narrator.reading.documents import Source, find_sources

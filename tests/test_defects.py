@@ -9,8 +9,8 @@ import pytest
 from narrator import run
 from narrator.cli import main as cli
 from narrator.errors import OutputError, TaggingError
+from narrator.output.audio import audio_duration
 from narrator.output.manifest import Manifest
-from narrator.output.writer import audio_duration
 from tests.helpers import read_manifest, run_cli, write_book
 
 

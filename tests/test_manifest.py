@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from narrator.output import manifest
+from narrator.output.files import file_sha256
 from narrator.output.manifest import ChapterEntry, Manifest
-from narrator.output.writer import file_sha256
 
 
 def entry(index: int, text: str = "t", name: str | None = None) -> ChapterEntry:

@@ -22,16 +22,11 @@ from mutagen.oggopus import OggOpus
 from mutagen.wave import WAVE
 
 from narrator.errors import OutputError, TaggingError, UsageError
-from narrator.output.writer import (
-    AudioWriter,
-    Tags,
-    audio_duration,
-    chapter_file_names,
-    extension_for,
-    file_sha256,
-    remove_stale_temp_files,
-    write_json_atomic,
-)
+from narrator.output.audio import audio_duration
+from narrator.output.files import file_sha256, remove_stale_temp_files, write_json_atomic
+from narrator.output.names import chapter_file_names, extension_for
+from narrator.output.tags import Tags
+from narrator.output.writer import AudioWriter
 
 RATE = 22050
 TAGS = Tags(
@@ -452,7 +447,7 @@ def test_a_failed_fsync_leaves_the_old_manifest_whole(
     def failing_fsync(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("narrator.output.writer.os.fsync", failing_fsync)
+    monkeypatch.setattr("narrator.output.files.os.fsync", failing_fsync)
     with pytest.raises(OutputError, match="No space left on device"):
         write_json_atomic(target, {"version": 1, "chapters": ["new"] * 1000})
     assert target.read_bytes() == before

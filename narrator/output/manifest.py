@@ -27,14 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from narrator.errors import OutputError
-from narrator.output.writer import (
-    WrittenFile,
-    file_sha256,
-    is_own_audio_name,
-    is_regular_file,
-    read_regular_file,
-    write_json_atomic,
-)
+from narrator.output.files import file_sha256, is_regular_file, read_regular_file, write_json_atomic
+from narrator.output.names import is_own_audio_name
+from narrator.output.writer import WrittenFile
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = "narrator-manifest"
