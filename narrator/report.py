@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from narrator.output.folder import StaleFiles
+    from narrator.output.manifest import ChapterEntry
 
 
 @dataclass
@@ -27,6 +33,41 @@ class Report:
     stale_files: list[str] = field(default_factory=list)
     pruned_files: list[str] = field(default_factory=list)
     unverified_files: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls,
+        narrated: Sequence[tuple[str, ChapterEntry]],
+        unchanged: Sequence[tuple[ChapterEntry, bool]],
+        *,
+        bad_documents: list[str],
+        stale: StaleFiles,
+        wall_seconds: float,
+    ) -> Report:
+        """Read the counts off the manifests' entries, so nothing is counted twice.
+
+        ``narrated`` are the chapters the run set out to narrate, with their labels;
+        ``unchanged`` the rest, each with whether its file was renamed or retagged.
+        """
+        entries = [entry for _, entry in narrated]
+        done = [entry for entry in entries if entry.status == "done"]
+        return cls(
+            done=len(done),
+            skipped=len(unchanged),
+            reused=sum(1 for _, moved in unchanged if moved),
+            failed=sum(1 for entry in entries if entry.status == "failed"),
+            pending=sum(1 for entry in entries if entry.status == "pending"),
+            audio_seconds=sum(entry.duration_s or 0.0 for entry in done),
+            characters_sent=sum(entry.characters for entry in entries),
+            wall_seconds=wall_seconds,
+            bad_documents=bad_documents,
+            failures=[
+                f"{label}: {entry.error}" for label, entry in narrated if entry.status == "failed"
+            ],
+            stale_files=stale.listed,
+            pruned_files=stale.pruned,
+            unverified_files=stale.unverified,
+        )
 
     @property
     def exit_code(self) -> int:

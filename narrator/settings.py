@@ -120,6 +120,12 @@ class RunSettings:
     show_text: bool = False
     cover: Path | None = None
 
+    @property
+    def audio_sha256(self) -> str:
+        """Speech settings plus the engine: local audio must not pass for the service's."""
+        blob = f"{self.speech.sha256}:{self.service.engine}"
+        return hashlib.sha256(blob.encode()).hexdigest()
+
 
 def find_api_key(explicit: str | None, cwd: Path | None = None) -> str | None:
     """The key from the option, then ``ELEVENLABS_API_KEY``, then ``.env`` in the folder."""

@@ -10,8 +10,7 @@ import click
 
 from narrator.cli.display import printable
 from narrator.events import EventSink
-from narrator.run import estimated_seconds, load_documents
-from narrator.service.chunking import chunk_text
+from narrator.planning import estimated_seconds, pieces, plan_run
 from narrator.settings import RunSettings, credit_cost
 
 
@@ -25,7 +24,7 @@ def _echo(text: str = "", *, err: bool = False) -> None:
 
 def print_plan(settings: RunSettings, emit: EventSink) -> int:
     """Print one table per document and the totals; returns the exit code."""
-    loaded = load_documents(settings, emit)
+    loaded = plan_run(settings, emit)
     speed = settings.speech.voice.speed
     total_chars = total_chapters = 0
     for planned in loaded.books:
@@ -33,16 +32,16 @@ def print_plan(settings: RunSettings, emit: EventSink) -> int:
         byline = f" by {book.author}" if book.author else ""
         _echo(f"{planned.source.path} -> {planned.folder}/  ({book.title}{byline})")
         _echo(f"  {'#':>3}  {'title':<40} {'chars':>9} {'min':>6}  file")
-        for chapter, name in zip(book.chapters, planned.files, strict=True):
-            pieces = chunk_text(chapter.text)
-            chars = sum(len(piece) for piece in pieces)
+        for chapter, name in planned.chapters():
+            sent = pieces(chapter)
+            chars = sum(len(piece) for piece in sent)
             minutes = estimated_seconds(chars, speed) / 60
             _echo(
                 f"  {chapter.index:>3}  {_fit(printable(chapter.title), 40):<40} {chars:>9,} "
                 f"{minutes:>6.1f}  {name}"
             )
             if settings.show_text:
-                _echo("".join(pieces))
+                _echo("".join(sent))
                 _echo()
             total_chars += chars
             total_chapters += 1

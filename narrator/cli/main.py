@@ -29,7 +29,8 @@ from narrator.errors import (
 )
 from narrator.reading.documents import check_encoding
 from narrator.report import Report
-from narrator.run import check_settings, narrate
+from narrator.run import narrate
+from narrator.service.engine import check_engine
 from narrator.service.protocol import (
     UNSUPPORTED_MODELS,
     api_key_problem,
@@ -327,7 +328,7 @@ def _run(opts: Options, api_key: str | None, view: ProgressView) -> int:
             "no API key: pass --api-key, set ELEVENLABS_API_KEY or put it in .env"
         )
     settings = _settings(opts, api_key, engine)
-    check_settings(settings)
+    check_engine(settings)
     if settings.dry_run:
         return print_plan(settings, view)
     report = asyncio.run(_narrate(settings, view))

@@ -115,6 +115,27 @@ class Manifest:
     updated: str = ""
     _saved_at: float = field(default=0.0, repr=False, compare=False)
     _save_cost: float = field(default=0.0, repr=False, compare=False)
+    _by_index: dict[int, ChapterEntry] = field(default_factory=dict, repr=False, compare=False)
+
+    def entry(self, index: int) -> ChapterEntry:
+        """The chapter entry with this index; the run changes it only through the methods
+        below, so every change to what the manifest says is made here."""
+        if len(self._by_index) != len(self.chapters):
+            self._by_index = {entry.index: entry for entry in self.chapters}
+        return self._by_index[index]
+
+    def started(self, index: int) -> None:
+        self.entry(index).attempts += 1
+
+    def billed(self, index: int, characters: int) -> None:
+        self.entry(index).characters += characters
+
+    def finished(self, index: int, written: WrittenFile) -> None:
+        record_written(self.entry(index), written)
+
+    def failed(self, index: int, message: str) -> None:
+        entry = self.entry(index)
+        entry.status, entry.error, entry.finished = "failed", message, now()
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -19,10 +19,13 @@ import mutagen
 from mutagen import id3
 from mutagen.flac import Picture
 
+from narrator import __version__
 from narrator.errors import OutputError, TaggingError
 from narrator.output.audio import OPENERS
 from narrator.output.files import read_regular_file
 from narrator.output.names import extension_for
+from narrator.reading.book import Book, Chapter
+from narrator.settings import RunSettings
 
 GENRE = "Audiobook"
 
@@ -82,13 +85,16 @@ _TAG_TABLE: tuple[tuple[_TagValue, Callable[..., Any] | None, str | None], ...] 
 )
 
 
-def tag_file(path: Path, output_format: str, tags: Tags, cover: Path | None = None) -> None:
+#: A cover image as read once per run: its bytes and MIME type.
+Cover = tuple[bytes, str]
+
+
+def tag_file(path: Path, output_format: str, tags: Tags, picture: Cover | None = None) -> None:
     """Write ``tags`` (and a front cover) into an audio file, from the one tag table.
 
     Opus files get Vorbis comments. The local server serves no Opus, so this branch cannot be
     tested end to end against it; the tests use a hand-built Ogg Opus stream instead.
     """
-    picture = read_cover(cover) if cover is not None else None
     extension = extension_for(output_format)
     try:
         if extension == ".opus":
@@ -128,7 +134,7 @@ def _tag_opus(path: Path, tags: Tags, picture: tuple[bytes, str] | None) -> None
     audio.save()
 
 
-def read_cover(cover: Path) -> tuple[bytes, str]:
+def read_cover(cover: Path) -> Cover:
     """The cover's bytes and MIME type, judged by magic bytes rather than the file's name.
 
     Only a regular file of sane size is read, opened without blocking, so a FIFO or a device
@@ -179,3 +185,21 @@ def matches(path: Path, expected: Tags, output_format: str) -> bool:
     found = _read_identity(path, output_format)
     wanted = {key: value_of(expected) for value_of, _, key in _TAG_TABLE if key}
     return all(found.get(key) == wanted[key] for key in _IDENTITY_KEYS)
+
+
+def chapter_tags(settings: RunSettings, book: Book, chapter: Chapter) -> Tags:
+    """A chapter's tags: its place in the book, the provenance, and its identity hashes."""
+    speech = settings.speech
+    return Tags(
+        text_sha256=chapter.text_sha256,
+        settings_sha256=settings.audio_sha256,
+        title=chapter.title,
+        album=book.title,
+        artist=book.author,
+        track=chapter.index,
+        track_total=len(book.chapters),
+        comment=(
+            f"narrator {__version__}; engine {settings.service.engine}; "
+            f"voice {speech.voice_id}; model {speech.model_id}"
+        ),
+    )

@@ -26,7 +26,7 @@ from narrator.output.files import (
     open_temp,
 )
 from narrator.output.names import WAV_CODECS, extension_for, pcm_rate
-from narrator.output.tags import Tags, matches, tag_file
+from narrator.output.tags import Cover, Tags, matches, tag_file
 
 WAV_HEADER_SIZE = 44
 
@@ -95,7 +95,7 @@ class AudioWriter:
         except OSError as exc:
             raise OutputError(f"cannot write {self._temp}: {exc.strerror or exc}") from exc
 
-    def commit(self, tags: Tags, cover: Path | None = None) -> WrittenFile:
+    def commit(self, tags: Tags, cover: Cover | None = None) -> WrittenFile:
         """Finish, tag, fsync and rename; the returned facts describe the final bytes."""
         try:
             if self._is_wav:
