@@ -221,7 +221,6 @@ def test_mp3_is_tagged_and_described_by_its_final_bytes(tmp_path: Path) -> None:
     with AudioWriter(tmp_path, "03 - One.mp3", "mp3_22050_64") as writer:
         for piece in pieces(mp3):
             writer.write(piece)
-        assert writer.bytes_written == len(mp3)
         info = writer.commit(TAGS, read_cover(cover))
 
     final = tmp_path / "03 - One.mp3"

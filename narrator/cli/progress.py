@@ -6,7 +6,6 @@ shown only on a terminal, so cron mail holds the summary and the problems, nothi
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import TextIO
 
@@ -22,8 +21,6 @@ from narrator.events import (
     Progress,
     RunStarted,
 )
-
-log = logging.getLogger("narrator")
 
 
 class ProgressView:

@@ -1,4 +1,11 @@
-"""narrator's own ElevenLabs-compatible stream-input server, voiced offline by eSpeak NG."""
+"""narrator's own ElevenLabs-compatible stream-input server, voiced offline by eSpeak NG.
+
+Public: :class:`LocalServer` (an async context manager serving on a host and port),
+:class:`ServerOptions` and :class:`ServerStats`, and ``LOCAL_FORMATS``. ``serve_in_thread`` is
+test and benchmark support, kept here so that the tests and the benchmarks run the very
+server users get: it serves on its own loop in a background thread, for callers (a CLI under
+test) that own their event loop.
+"""
 
 from narrator.local.encode import FORMATS
 from narrator.local.options import ServerOptions, ServerStats

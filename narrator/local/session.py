@@ -164,7 +164,6 @@ class StreamInput:
         self.speed = 1.0
         self.buffer = ""
         self.generations = 0
-        self.ended = False
         self._first: dict[str, Any] = {}
 
     def begin(self, message: dict[str, Any]) -> None:
@@ -212,7 +211,6 @@ class StreamInput:
         if not isinstance(text, str) or not isinstance(flush, bool):
             raise ProtocolFailure("invalid_input_message", INVALID_INPUT)
         if text == "":
-            self.ended = True
             return Received(0, self._take(len(self.buffer)), drain=True, end_of_stream=True)
         billed = 0
         if text != " ":  # exactly one space is the keep-alive: it adds nothing

@@ -19,10 +19,7 @@ MAX_TITLE_CHARS = 80
 MAX_TITLE_BYTES = 200  # file systems count bytes (255), and CJK or emoji take 3-4 each
 
 
-#: Audio extensions narrator writes, and the shape of every chapter file name it makes.
-AUDIO_EXTENSIONS = (".mp3", ".wav", ".opus")
-
-
+#: The shape of every chapter file name narrator makes.
 _OWN_NAME = re.compile(r"\d{2,} - [^/\\\x00]+\.(?:mp3|wav|opus)")
 
 

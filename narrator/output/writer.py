@@ -77,11 +77,6 @@ class AudioWriter:
         if not self._done:
             self.discard()
 
-    @property
-    def bytes_written(self) -> int:
-        """Audio payload bytes so far (the WAV header not counted)."""
-        return self._bytes
-
     def write(self, data: bytes) -> None:
         """Append audio straight to disk, so a long chapter never sits in memory."""
         self._write_raw(data)
