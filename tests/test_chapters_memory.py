@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from narrator.reading import chapters
+from narrator.reading import mdwindows
 from narrator.reading.book import Book
 from narrator.reading.chapters import split_markdown
 from narrator.settings import ParseOptions
@@ -66,8 +66,8 @@ def _chapters(book: Book) -> list[tuple[str, str]]:
 def _whole(text: str, monkeypatch: pytest.MonkeyPatch) -> Book:
     """The document parsed as one window: markdown-it's whole-document token stream."""
     with monkeypatch.context() as patch:
-        patch.setattr(chapters, "_WINDOW_LINES", 10**9)
-        patch.setattr(chapters, "_WINDOW_BYTES", 10**12)
+        patch.setattr(mdwindows, "_WINDOW_LINES", 10**9)
+        patch.setattr(mdwindows, "_WINDOW_BYTES", 10**12)
         return split_markdown(text, "whole.md", ParseOptions())
 
 
@@ -75,7 +75,7 @@ def _whole(text: str, monkeypatch: pytest.MonkeyPatch) -> Book:
 def test_definitions_in_another_chapter_still_resolve(
     window: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(chapters, "_WINDOW_LINES", window)
+    monkeypatch.setattr(mdwindows, "_WINDOW_LINES", window)
     book = split_markdown(DEFINITIONS_ELSEWHERE, "notes.md", ParseOptions())
     assert _chapters(book) == [
         ("One", "One.\nSee the guide and Home first. Then [missing][nowhere]."),
@@ -91,7 +91,7 @@ def test_definitions_in_another_chapter_still_resolve(
 def test_html_left_open_across_an_unspoken_heading(
     window: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(chapters, "_WINDOW_LINES", window)
+    monkeypatch.setattr(mdwindows, "_WINDOW_LINES", window)
     book = split_markdown(HTML_ACROSS_THE_TITLE, "html.md", ParseOptions())
     assert book.title == "Book"
     assert _chapters(book) == [("A", "A.\nShown."), ("B", "B.\nB text.")]
@@ -122,9 +122,9 @@ def _long_book() -> tuple[str, list[str]]:
 
 def test_a_book_longer_than_a_window_splits_as_a_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     text, titles = _long_book()
-    lines = chapters._Lines(text)
+    lines = mdwindows.Lines(text)
     # The first window ends inside the fence, the second between a setext heading's lines.
-    assert chapters._read(lines, 0, ParseOptions()).cuts[:2] == [3_990, 7_989]
+    assert mdwindows.read_windows(lines, 0, ParseOptions()).cuts[:2] == [3_990, 7_989]
     book = split_markdown(text, "long.md", ParseOptions())
     assert [chapter.title for chapter in book.chapters] == titles
     said = [chapter.text for chapter in book.chapters]
@@ -140,5 +140,5 @@ def test_window_boundaries_anywhere_give_the_same_book(
 ) -> None:
     text, _ = _long_book()
     expected = _chapters(_whole(text, monkeypatch))
-    monkeypatch.setattr(chapters, "_WINDOW_LINES", window)
+    monkeypatch.setattr(mdwindows, "_WINDOW_LINES", window)
     assert _chapters(split_markdown(text, "long.md", ParseOptions())) == expected

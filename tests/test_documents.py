@@ -7,7 +7,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from narrator.errors import DocumentError
-from narrator.reading.documents import Source, find_sources, read_text
+from narrator.reading.documents import Source, decode_text, find_sources, read_document
 
 
 def write(path: Path, data: bytes = b"# Title\n\nText.\n") -> Path:
@@ -16,43 +16,47 @@ def write(path: Path, data: bytes = b"# Title\n\nText.\n") -> Path:
     return path
 
 
+def decoded(path: Path, encoding: str | None = None) -> str:
+    return decode_text(read_document(path), path, encoding, [])
+
+
 def test_utf8_bom_is_stripped(tmp_path: Path) -> None:
     path = write(tmp_path / "a.md", b"\xef\xbb\xbfHello\n")
-    assert read_text(path) == "Hello\n"
+    assert decoded(path) == "Hello\n"
 
 
 @pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
 def test_utf16_with_bom_is_detected(tmp_path: Path, codec: str) -> None:
     path = write(tmp_path / "a.txt", "\ufeffCafé\r\nnaïve\n".encode(codec))
-    assert read_text(path) == "Café\nnaïve\n"
+    assert decoded(path) == "Café\nnaïve\n"
 
 
 def test_crlf_and_cr_become_lf(tmp_path: Path) -> None:
     path = write(tmp_path / "a.txt", b"one\r\ntwo\rthree\n")
-    assert read_text(path) == "one\ntwo\nthree\n"
+    assert decoded(path) == "one\ntwo\nthree\n"
 
 
 def test_explicit_encoding_wins(tmp_path: Path) -> None:
     path = write(tmp_path / "a.txt", "Café crème".encode("latin-1"))
-    assert read_text(path, "latin-1") == "Café crème"
+    assert decoded(path, "latin-1") == "Café crème"
 
 
 def test_latin1_without_encoding_asks_for_one(tmp_path: Path) -> None:
     path = write(tmp_path / "a.txt", "Café crème".encode("latin-1"))
     with pytest.raises(DocumentError, match="cannot be decoded as UTF-8; try --encoding"):
-        read_text(path)
+        decoded(path)
 
 
 def test_unknown_encoding_is_a_document_error(tmp_path: Path) -> None:
     path = write(tmp_path / "a.txt", b"text")
     with pytest.raises(DocumentError, match="unknown encoding 'klingon'"):
-        read_text(path, "klingon")
+        decoded(path, "klingon")
 
 
 def test_binary_file_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path / "image.md", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     with pytest.raises(DocumentError, match="not a text file"):
-        read_text(path)
+        decoded(path)
 
 
 def test_document_error_exits_with_two(tmp_path: Path) -> None:

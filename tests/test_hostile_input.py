@@ -21,7 +21,6 @@ from narrator.reading.documents import (
     check_encoding,
     find_sources,
     read_document,
-    read_text,
 )
 from narrator.settings import ParseOptions
 from tests.helpers import run_cli
@@ -217,8 +216,9 @@ def test_binary_files_are_still_refused(tmp_path: Path, kind: str) -> None:
         "zip": _zip_bytes(tmp_path),
         "utf-16 without bom": "# A title\n\nSome words to say here.\n".encode("utf-16-le"),
     }[kind]
+    path = write(tmp_path / "doc.md", data)
     with pytest.raises(DocumentError, match="not a text file"):
-        read_text(write(tmp_path / "doc.md", data))
+        load_book(path, ParseOptions())
 
 
 # --- file names that are not UTF-8 -----------------------------------------------------------
@@ -272,7 +272,7 @@ def test_a_document_decoded_with_an_odd_codec_is_a_document_error(
 ) -> None:
     path = write(tmp_path / "a.txt", b"\xffSome text\n")
     with pytest.raises(DocumentError, match=r"a\.txt: "):
-        read_text(path, name)
+        load_book(path, ParseOptions(encoding=name))
 
 
 # --- escape codes on the terminal -------------------------------------------------------------

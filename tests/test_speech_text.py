@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from narrator.reading.chapters import load_book
+from narrator.reading.mdparse import markdown_parser
 from narrator.reading.speech_text import (
+    MarkdownSpeech,
     finish_paragraph,
-    markdown_parser,
     remove_illustrations,
-    speak_markdown,
     speak_plain,
 )
 from narrator.settings import ParseOptions
@@ -32,8 +32,9 @@ JUNK = re.compile(r"://|www\.|\*\*|__|##|\]\(|`|\||\[\^|</?[A-Za-z][^>]*>|\[Illu
 
 
 def say(markdown: str, **options: object) -> str:
-    tokens = markdown_parser().parse(markdown)
-    return "\n".join(speak_markdown(tokens, ParseOptions(**options)))  # type: ignore[arg-type]
+    speech = MarkdownSpeech(ParseOptions(**options))  # type: ignore[arg-type]
+    speech.feed(markdown_parser().parse(markdown))
+    return "\n".join(speech.paragraphs)
 
 
 @pytest.mark.parametrize("name", CORPUS)

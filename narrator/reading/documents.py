@@ -216,15 +216,9 @@ def read_document(path: Path) -> bytes:
     raise DocumentError(path, f"not a regular file ({_kind(mode)})")
 
 
-def read_text(path: Path, encoding: str | None = None) -> str:
-    """Decode a document to text with LF line endings and no byte order mark."""
-    return decode_text(read_document(path), path, encoding)
-
-
-def decode_text(
-    data: bytes, path: Path, encoding: str | None = None, warnings: list[str] | None = None
-) -> str:
-    """Decode bytes already read; split out so callers that hash the bytes read them once.
+def decode_text(data: bytes, path: Path, encoding: str | None, warnings: list[str]) -> str:
+    """A document's bytes as text with LF line endings and no byte order mark; apart from
+    :func:`read_document` so that the caller, which hashes the bytes, reads them once.
 
     Control characters are dropped here, once: a NUL or an escape sequence in one heading
     costs that character, not the document, and none reaches a title, a file or the voice.
@@ -236,7 +230,7 @@ def decode_text(
         text = _decode_detected(data, path)
     text = text.removeprefix("\ufeff")
     text, dropped = without_controls(text.replace("\r\n", "\n").replace("\r", "\n"))
-    if dropped and warnings is not None:
+    if dropped:
         warnings.append(
             f"{dropped} control character(s) or escape sequence(s) removed from the text"
         )

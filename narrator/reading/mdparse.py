@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
@@ -48,8 +48,8 @@ def markdown_parser() -> MarkdownIt:
 
 
 @functools.cache
-def parser(at_start: bool, phase: str = "all") -> MarkdownIt:
-    """The document's parser, or one phase of it; front matter only at the top of the file."""
+def parser(at_start: bool, phase: Literal["blocks", "inline", "titles"]) -> MarkdownIt:
+    """One phase of the document's parser; front matter only at the top of the file."""
     md = markdown_parser()
     if not at_start:
         md.disable("front_matter")

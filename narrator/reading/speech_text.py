@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from markdown_it.token import Token
 
-from narrator.reading.mdparse import markdown_parser as markdown_parser  # where tests look for it
 from narrator.settings import ParseOptions
 
 # Inline code is kept only when it reads as words ("the `yield from` statement", "`asyncio`"):
@@ -253,19 +252,15 @@ def _find(tokens: Sequence[Token], kind: str, start: int) -> int:
     return len(tokens) - 1
 
 
-def speak_markdown(tokens: Sequence[Token], options: ParseOptions) -> list[str]:
-    """The spoken paragraphs of a run of block tokens (headings included, in order)."""
-    return _BlockRenderer(options).render(tokens)
-
-
 class MarkdownSpeech:
-    """The spoken paragraphs of a run of block tokens that arrives in several parts.
+    """The spoken paragraphs of a run of block tokens (headings included, in order), which may
+    arrive in several parts.
 
     Each part must hold whole top-level blocks (a table or a footnote block is never cut):
-    then feeding the parts one by one says exactly what :func:`speak_markdown` says for all
-    of them at once. ``html_depth`` is the one thing carried from part to part, and from one
-    run to the next when a heading between them is not spoken: raw HTML elements left open,
-    inside which nothing is said.
+    then feeding the parts one by one says exactly what feeding all of them at once says.
+    ``html_depth`` is the one thing carried from part to part, and from one run to the next
+    when a heading between them is not spoken: raw HTML elements left open, inside which
+    nothing is said.
     """
 
     def __init__(self, options: ParseOptions, html_depth: int = 0) -> None:
@@ -327,7 +322,7 @@ def remove_illustrations(
             index, column, kept = index + 1, 0, []
             continue
         kept.append(line[column : match.start()])
-        end = illustration_end(out, index, match.start())
+        end = _illustration_end(out, index, match.start())
         if end is None:  # never closed: the rest of its line goes
             out[index] = "".join(kept)
             index, column, kept = index + 1, 0, []
@@ -355,7 +350,7 @@ def _caption(lines: Sequence[str], first: int, end: tuple[int, int], start: int)
     return [line.strip() for line in block if line.strip()]
 
 
-def illustration_end(lines: Sequence[str], start: int, column: int) -> tuple[int, int] | None:
+def _illustration_end(lines: Sequence[str], start: int, column: int) -> tuple[int, int] | None:
     """Where the bracket opened at ``lines[start][column]`` closes: (line, column after)."""
     depth = 0
     for number in range(start, min(len(lines), start + 40)):
