@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import lameenc
 from websockets.asyncio.server import Server, ServerConnection, serve
 
+from tests.helpers import seconds
+
 Behaviour = Callable[[ServerConnection, "Hostile"], Awaitable[None]]
 
 
@@ -112,7 +114,7 @@ def hostile_server(behaviour: Behaviour | str) -> Iterator[Hostile]:
         with contextlib.suppress(Exception, asyncio.CancelledError):
             if behaviour == "no_handshake":
                 await reader.readuntil(b"\r\n\r\n")
-            await asyncio.sleep(3600)
+            await asyncio.sleep(seconds(3600))
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -132,11 +134,11 @@ def hostile_server(behaviour: Behaviour | str) -> Iterator[Hostile]:
 
     thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
     thread.start()
-    ready.wait(10)
+    ready.wait(seconds(10))
     try:
         yield hostile
     finally:
         loop, stop = holder["loop"], holder["stop"]
         assert isinstance(loop, asyncio.AbstractEventLoop) and isinstance(stop, asyncio.Event)
         loop.call_soon_threadsafe(stop.set)
-        thread.join(5)
+        thread.join(seconds(5))

@@ -18,7 +18,15 @@ import pytest
 
 from narrator.output import manifest as manifest_module
 from narrator.output.manifest import ChapterEntry, Manifest
-from tests.helpers import read_manifest, run_cli, server_in_thread, service_args, write_book
+from tests.helpers import (
+    read_manifest,
+    run_cli,
+    seconds,
+    server_in_thread,
+    service_args,
+    time_limit,
+    write_book,
+)
 
 
 def sha256(path: Path) -> str:
@@ -233,7 +241,7 @@ def _limit_file_size() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
 
 
-@pytest.mark.timeout(60)
+@time_limit(60)
 def test_a_file_size_limit_is_one_line_exit_2_and_leaves_no_partial_file(tmp_path: Path) -> None:
     book = write_book(tmp_path / "book.md", chapters=2, sentences=8)
     out = tmp_path / "out"
@@ -244,7 +252,7 @@ def test_a_file_size_limit_is_one_line_exit_2_and_leaves_no_partial_file(tmp_pat
         text=True,
         env=env,
         preexec_fn=_limit_file_size,
-        timeout=60,
+        timeout=seconds(60),
     )
     assert proc.returncode == 2, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("narrate:")]
@@ -328,7 +336,7 @@ def test_a_key_with_a_line_break_is_refused_and_never_shown(tmp_path: Path, key:
 # --- covers: regular files of sane size only ---------------------------------------------
 
 
-@pytest.mark.timeout(20)
+@time_limit(20)
 def test_a_cover_that_is_a_fifo_or_huge_is_refused_without_blocking(tmp_path: Path) -> None:
     book = write_book(tmp_path / "book.md", chapters=1)
     fifo = tmp_path / "cover.jpg"

@@ -8,7 +8,14 @@ import pytest
 from mutagen.mp3 import MP3
 
 from narrator.local import ServerOptions
-from tests.helpers import read_manifest, run_cli, server_in_thread, service_args, write_book
+from tests.helpers import (
+    per_second,
+    read_manifest,
+    run_cli,
+    server_in_thread,
+    service_args,
+    write_book,
+)
 
 FAST_RETRY = ["--retries", "3"]
 
@@ -46,7 +53,9 @@ def test_internal_error_1011_is_retried(tmp_path: Path) -> None:
 def test_refused_concurrency_lowers_the_pool_and_finishes(tmp_path: Path) -> None:
     book = write_book(tmp_path / "book.md", chapters=4, sentences=10)
     out = tmp_path / "out"
-    options = ServerOptions(max_concurrency=1, concurrency_mode="refuse", chars_per_second=2000)
+    options = ServerOptions(
+        max_concurrency=1, concurrency_mode="refuse", chars_per_second=per_second(2000)
+    )
     with server_in_thread(options) as server:
         result = run_cli(book, "--out", out, *service_args(server), "-j", "4", "--retries", "8")
     assert result.exit_code == 0, result.output

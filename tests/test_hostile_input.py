@@ -23,7 +23,7 @@ from narrator.reading.documents import (
     read_document,
 )
 from narrator.settings import ParseOptions
-from tests.helpers import run_cli
+from tests.helpers import run_cli, time_limit
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="FIFOs, sockets and byte names")
 
@@ -47,7 +47,7 @@ def names(sources: list[Source]) -> list[str]:
 
 
 @posix_only
-@pytest.mark.timeout(10)
+@time_limit(10)
 def test_fifo_in_a_folder_is_skipped_with_a_warning(tmp_path: Path) -> None:
     write(tmp_path / "docs" / "a.md")
     os.mkfifo(tmp_path / "docs" / "pipe.md")
@@ -58,7 +58,7 @@ def test_fifo_in_a_folder_is_skipped_with_a_warning(tmp_path: Path) -> None:
 
 
 @posix_only
-@pytest.mark.timeout(10)
+@time_limit(10)
 def test_explicit_fifo_is_refused_at_once_not_read(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe.md"
     os.mkfifo(fifo)
@@ -136,7 +136,7 @@ def test_link_inside_the_folder_to_a_document_is_read(tmp_path: Path) -> None:
     assert [source.path for source in sources] == [docs / "b.md"]
 
 
-@pytest.mark.timeout(10)
+@time_limit(10)
 def test_a_folder_that_links_to_itself_does_not_loop(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     write(docs / "a.md")

@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection
 
 from narrator.settings import ServiceSettings
-from tests.helpers import read_manifest, run_cli, write_book
+from tests.helpers import read_manifest, run_cli, seconds, time_limit, write_book
 from tests.hostile import (
     FINAL,
     Hostile,
@@ -29,7 +29,7 @@ KEY = "sk_hostile_test_key_4242"
 def hostile_args(hostile: Hostile, *extra: str) -> list[str]:
     return [
         *("--engine", "elevenlabs", "--base-url", hostile.url, "--api-key", KEY),
-        *("--retry-delay", "0.02", "-j", "1", "--stall-timeout", "1"),
+        *("--retry-delay", str(seconds(0.02)), "-j", "1", "--stall-timeout", str(seconds(1))),
         *extra,
     ]
 
@@ -53,7 +53,7 @@ def book(tmp_path: Path) -> Path:
 # --- nothing hangs ----------------------------------------------------------------------
 
 
-@pytest.mark.timeout(30)
+@time_limit(30)
 @pytest.mark.parametrize("behaviour", ["silent", "no_handshake"])
 def test_a_server_that_never_answers_the_handshake_stops_the_run(
     book: Path, tmp_path: Path, behaviour: str
@@ -63,13 +63,16 @@ def test_a_server_that_never_answers_the_handshake_stops_the_run(
         result = run_cli(book, "--out", out, *hostile_args(hostile))
     assert result.exit_code == 3, result.output
     line = one_line_error(result.stderr)
-    assert "no answer to the handshake within 1 s" in line and "3 attempts failed" in line
+    assert (
+        f"no answer to the handshake within {seconds(1):g} s" in line
+        and "3 attempts failed" in line
+    )
     assert hostile.connections == 3
     assert [c["status"] for c in read_manifest(out)["chapters"]] == ["pending"]
     assert no_audio_files(out)
 
 
-@pytest.mark.timeout(30)
+@time_limit(30)
 def test_a_service_that_refuses_connections_stops_the_run_with_one_line(
     book: Path, tmp_path: Path
 ) -> None:
@@ -93,15 +96,15 @@ async def null_audio_forever(ws: ServerConnection, hostile: Hostile) -> None:
     await read_text(ws, hostile)
     while True:
         await ws.send(json.dumps({"audio": None, "isFinal": None}))
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(seconds(0.05))
 
 
 async def stall_forever(ws: ServerConnection, hostile: Hostile) -> None:
     await read_text(ws, hostile)
-    await asyncio.sleep(3600)
+    await asyncio.sleep(seconds(3600))
 
 
-@pytest.mark.timeout(30)
+@time_limit(30)
 @pytest.mark.parametrize("behaviour", [null_audio_forever, stall_forever])
 def test_a_session_without_new_audio_is_given_up_after_the_stall_timeout(
     book: Path, tmp_path: Path, behaviour: object
@@ -110,7 +113,7 @@ def test_a_session_without_new_audio_is_given_up_after_the_stall_timeout(
     with hostile_server(behaviour) as hostile:  # type: ignore[arg-type]
         result = run_cli(book, "--out", out, *hostile_args(hostile, "--retries", "1"))
     assert result.exit_code == 1
-    assert "no audio from the service for 1 s" in result.output
+    assert f"no audio from the service for {seconds(1):g} s" in result.output
     assert hostile.connections == 2  # tried, retried once, then failed
     assert read_manifest(out)["chapters"][0]["status"] == "failed"
     assert no_audio_files(out)
@@ -124,7 +127,7 @@ async def endless_audio(ws: ServerConnection, hostile: Hostile) -> None:
         await asyncio.sleep(0)
 
 
-@pytest.mark.timeout(60)
+@time_limit(60)
 def test_audio_far_beyond_what_the_text_can_need_is_refused(book: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     with hostile_server(endless_audio) as hostile:
@@ -136,16 +139,16 @@ def test_audio_far_beyond_what_the_text_can_need_is_refused(book: Path, tmp_path
 
 
 async def stall_then_end(ws: ServerConnection, hostile: Hostile) -> None:
-    await honest_end(ws, await read_text(ws, hostile), stall=1.2)
+    await honest_end(ws, await read_text(ws, hostile), stall=seconds(1.2))
 
 
-@pytest.mark.timeout(30)
+@time_limit(30)
 def test_a_stall_shorter_than_the_timeout_then_a_normal_end_succeeds(
     book: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
     with hostile_server(stall_then_end) as hostile:
-        result = run_cli(book, "--out", out, *hostile_args(hostile)[:-1], "2")
+        result = run_cli(book, "--out", out, *hostile_args(hostile)[:-1], str(seconds(2)))
     assert result.exit_code == 0, result.output
     assert read_manifest(out)["chapters"][0]["status"] == "done"
     assert hostile.connections == 1
@@ -163,7 +166,7 @@ def _frames_after_text(*frames: str) -> object:
         await read_text(ws, hostile)
         for frame in frames:
             await ws.send(frame)
-        await asyncio.sleep(5)
+        await asyncio.sleep(seconds(5))
 
     return behaviour
 
@@ -180,7 +183,7 @@ HOSTILE_FRAMES = {
 }
 
 
-@pytest.mark.timeout(30)
+@time_limit(30)
 @pytest.mark.parametrize("case", list(HOSTILE_FRAMES), ids=list(HOSTILE_FRAMES))
 def test_a_hostile_frame_fails_the_session_cleanly_with_one_line(
     book: Path, tmp_path: Path, case: str
@@ -203,8 +206,8 @@ def test_a_hostile_frame_fails_the_session_cleanly_with_one_line(
 
 async def a_third_without_alignment(ws: ServerConnection, hostile: Hostile) -> None:
     text = await read_text(ws, hostile)
-    seconds = len(text.replace(" ", "")) / 15 / 3  # a third of ordinary speech
-    await ws.send(audio_frame(mp3_audio(seconds)))
+    length = len(text.replace(" ", "")) / 15 / 3  # a third of ordinary speech
+    await ws.send(audio_frame(mp3_audio(length)))
     await ws.send(FINAL)
     await ws.close(1000)
 
@@ -218,7 +221,7 @@ async def disagreeing_alignment(ws: ServerConnection, hostile: Hostile) -> None:
     await ws.close(1000)
 
 
-@pytest.mark.timeout(30)
+@time_limit(30)
 @pytest.mark.parametrize(
     ("behaviour", "reason"),
     [
@@ -250,7 +253,7 @@ async def echo_key_error(ws: ServerConnection, hostile: Hostile) -> None:
     await ws.close(1008, message[:123])
 
 
-@pytest.mark.timeout(30)
+@time_limit(30)
 @pytest.mark.parametrize("debug", [False, True])
 def test_a_key_echoed_by_the_service_never_reaches_output_or_files(
     book: Path, tmp_path: Path, debug: bool
@@ -279,17 +282,17 @@ def quota_on_first_session() -> object:
         number = seen["n"]
         text = await read_text(ws, hostile)
         if number == 1:
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(seconds(0.2))
             reason = "This request exceeds your quota of 10. You have 0 credits remaining."
             await ws.close(1008, reason)
             return
-        await asyncio.sleep(1.0)  # still streaming when the quota stops the run
+        await asyncio.sleep(seconds(1.0))  # still streaming when the quota stops the run
         await honest_end(ws, text)
 
     return behaviour
 
 
-@pytest.mark.timeout(30)
+@time_limit(30)
 def test_a_quota_on_one_session_lets_the_sessions_already_streaming_finish(
     tmp_path: Path,
 ) -> None:
@@ -298,7 +301,7 @@ def test_a_quota_on_one_session_lets_the_sessions_already_streaming_finish(
     with hostile_server(quota_on_first_session()) as hostile:  # type: ignore[arg-type]
         args = hostile_args(hostile)
         args[args.index("-j") + 1] = "3"
-        args[args.index("--stall-timeout") + 1] = "5"
+        args[args.index("--stall-timeout") + 1] = str(seconds(5))
         result = run_cli(book, "--out", out, *args)
     assert result.exit_code == 3, result.output
     assert "quota" in one_line_error(result.stderr)

@@ -17,6 +17,7 @@ import pytest
 from narrator.errors import DocumentError
 from narrator.reading.chapters import load_book, split_markdown
 from narrator.settings import ParseOptions
+from tests.helpers import time_limit
 
 SENTINEL = "The first paragraph is plain prose."
 KB = 1024
@@ -42,7 +43,7 @@ HOSTILE: dict[str, tuple[str, Callable[[], str]]] = {
 }
 
 
-@pytest.mark.timeout(8)
+@time_limit(8)
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_hostile_paragraph_is_read_in_about_one_pass(tmp_path: Path, name: str) -> None:
     suffix, body = HOSTILE[name]
@@ -52,7 +53,7 @@ def test_hostile_paragraph_is_read_in_about_one_pass(tmp_path: Path, name: str) 
     assert book.chapters[0].text.split("\n")[1] == SENTINEL
 
 
-@pytest.mark.timeout(8)
+@time_limit(8)
 def test_latex_like_macros_without_closing_braces_are_read_in_one_pass(tmp_path: Path) -> None:
     # _LATEX_MACRO scanned on for "}" from every backslash: 300 KB took about 20 s.
     path = tmp_path / "macros.md"

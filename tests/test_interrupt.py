@@ -14,7 +14,15 @@ from mutagen.id3 import ID3
 from mutagen.mp3 import MP3
 
 from narrator.local import ServerOptions
-from tests.helpers import read_manifest, run_cli, server_in_thread, service_args, write_book
+from tests.helpers import (
+    per_second,
+    read_manifest,
+    run_cli,
+    seconds,
+    server_in_thread,
+    service_args,
+    write_book,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,7 +54,7 @@ def _start(book: Path, out: Path, url: str) -> subprocess.Popen[bytes]:
 
 
 def _wait_for_done(out: Path, count: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + seconds(60)
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"narrate ended early: {proc.communicate()}")
@@ -56,7 +64,7 @@ def _wait_for_done(out: Path, count: int, proc: subprocess.Popen[bytes]) -> None
             chapters = []
         if sum(c["status"] == "done" for c in chapters) >= count:
             return
-        time.sleep(0.05)
+        time.sleep(seconds(0.05))
     raise AssertionError("chapters were not done in time")
 
 
@@ -76,11 +84,11 @@ def _assert_consistent(out: Path) -> list[dict[str, object]]:
 def test_sigkill_mid_book_then_rerun_redoes_only_the_missing_chapters(tmp_path: Path) -> None:
     book = write_book(tmp_path / "book.md", chapters=6, sentences=5)
     out = tmp_path / "out"
-    with server_in_thread(ServerOptions(chars_per_second=400)) as server:
+    with server_in_thread(ServerOptions(chars_per_second=per_second(400))) as server:
         proc = _start(book, out, server.url)
         _wait_for_done(out, 2, proc)
         proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        proc.wait(seconds(10))
         chapters = _assert_consistent(out)
         missing = sum(c["status"] != "done" for c in chapters)
         assert 0 < missing < 6
@@ -96,11 +104,11 @@ def test_sigkill_mid_book_then_rerun_redoes_only_the_missing_chapters(tmp_path: 
 def test_sigterm_cancels_cleanly_with_exit_130(tmp_path: Path) -> None:
     book = write_book(tmp_path / "book.md", chapters=4, sentences=6)
     out = tmp_path / "out"
-    with server_in_thread(ServerOptions(chars_per_second=300)) as server:
+    with server_in_thread(ServerOptions(chars_per_second=per_second(300))) as server:
         proc = _start(book, out, server.url)
         _wait_for_done(out, 1, proc)
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=30)
+        _, stderr = proc.communicate(timeout=seconds(30))
     assert proc.returncode == 130, stderr
     assert b"interrupted" in stderr
     assert not list(out.glob(".*.part"))

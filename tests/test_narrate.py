@@ -11,7 +11,14 @@ from mutagen.mp3 import MP3
 
 from narrator.local import ServerOptions
 from narrator.output.lock import FolderLock
-from tests.helpers import read_manifest, run_cli, server_in_thread, service_args, write_book
+from tests.helpers import (
+    read_manifest,
+    run_cli,
+    seconds,
+    server_in_thread,
+    service_args,
+    write_book,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "book.md"
 KEY = "test-key-123"
@@ -279,7 +286,7 @@ def test_debug_logs_never_show_the_key(tmp_path: Path) -> None:
             [sys.executable, "-m", "narrator", str(book), "--out", str(tmp_path / "o"),
              *service_args(server, secret), "--debug", "--verbose"],
             capture_output=True, text=True, env={**os.environ, "ELEVENLABS_API_KEY": ""},
-            cwd=Path(__file__).resolve().parents[1], timeout=120,
+            cwd=Path(__file__).resolve().parents[1], timeout=seconds(120),
         )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "xi-api-key: ***" in proc.stderr  # websockets did log the header, redacted

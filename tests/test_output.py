@@ -205,9 +205,9 @@ def test_duplicate_titles_get_distinct_names_even_ignoring_case() -> None:
     assert len({name.casefold() for name in names}) == 4
 
 
-def test_names_are_a_pure_function() -> None:
+def test_names_follow_reading_order_and_leave_the_titles_alone() -> None:
     titles = ["b", "a", "b"]
-    assert chapter_file_names(titles, ".mp3") == chapter_file_names(titles, ".mp3")
+    assert chapter_file_names(titles, ".mp3") == ["01 - b.mp3", "02 - a.mp3", "03 - b.mp3"]
     assert titles == ["b", "a", "b"]
 
 

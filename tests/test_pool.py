@@ -15,6 +15,7 @@ from narrator.errors import (
 )
 from narrator.service.policy import classify
 from narrator.service.pool import Pool, PoolHooks, RetryPolicy, backoff
+from tests.helpers import seconds
 
 
 class Session:
@@ -47,7 +48,7 @@ def make_pool(rec: Recorder, work, workers: int = 2, retries: int = 3, hooks=Non
         open_session=rec.open,
         work=work,
         classify=classify,
-        policy=RetryPolicy(retries=retries, base_delay=0.001, max_delay=0.01),
+        policy=RetryPolicy(retries=retries, base_delay=seconds(0.001), max_delay=seconds(0.01)),
         hooks=hooks,
     )
 
@@ -59,7 +60,7 @@ async def test_longest_jobs_start_first_and_concurrency_is_bounded() -> None:
         rec.started.append(job)
         rec.active += 1
         rec.peak = max(rec.peak, rec.active)
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(seconds(0.01))
         rec.active -= 1
 
     jobs = ["a", "bbbb", "cc", "ddddddd", "eee"]
@@ -76,7 +77,7 @@ async def test_sessions_are_opened_ahead_and_closed_when_unused() -> None:
 
     async def work(job: str, session: Session, attempt: int) -> None:
         # The next session is already being opened while this job runs.
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(seconds(0.01))
         seen.append(len(rec.opened))
 
     await make_pool(rec, work, workers=1).run(["x", "yy", "zzz"], weight=len)
@@ -145,9 +146,9 @@ async def test_a_fatal_error_lets_running_jobs_finish_and_starts_nothing_new() -
     async def work(job: str, session: Session, attempt: int) -> None:
         started.append(job)
         if job == "quota":
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(seconds(0.01))
             raise AuthenticationError("Invalid API key", code=1008, error="invalid_api_key")
-        await asyncio.sleep(0.05)  # still streaming when the fatal error arrives
+        await asyncio.sleep(seconds(0.05))  # still streaming when the fatal error arrives
         finished.append(job)
 
     jobs = ["quota", "long-one-", "long-two-", "x", "y"]
@@ -165,9 +166,9 @@ async def test_no_retry_starts_after_a_stop() -> None:
     async def work(job: str, session: Session, attempt: int) -> None:
         attempts.append(job)
         if job == "fatal":
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(seconds(0.01))
             raise AuthenticationError("no", error="invalid_api_key")
-        await asyncio.sleep(0.03)
+        await asyncio.sleep(seconds(0.03))
         raise ConnectionDroppedError("dropped")  # would be retried, but the run stops
 
     pool = Pool(
@@ -175,10 +176,10 @@ async def test_no_retry_starts_after_a_stop() -> None:
         open_session=rec.open,
         work=work,
         classify=classify,
-        policy=RetryPolicy(retries=3, base_delay=5.0, max_delay=5.0),
+        policy=RetryPolicy(retries=3, base_delay=seconds(5.0), max_delay=seconds(5.0)),
     )
     with pytest.raises(AuthenticationError):
-        await asyncio.wait_for(pool.run(["fatal", "droppy"], weight=len), 2.0)
+        await asyncio.wait_for(pool.run(["fatal", "droppy"], weight=len), seconds(2.0))
     assert attempts.count("droppy") == 1
 
 
@@ -205,7 +206,7 @@ async def test_rate_limits_lower_the_concurrency() -> None:
     async def work(job: str, session: Session, attempt: int) -> None:
         rec.active += 1
         try:
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(seconds(0.005))
             if refused.get(job, 0) > 0:
                 refused[job] -= 1
                 raise ConcurrencyLimitError("busy", error="too_many_concurrent_requests")

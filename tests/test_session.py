@@ -23,6 +23,7 @@ from narrator.service.chunking import chunk_text
 from narrator.service.completeness import StreamTally
 from narrator.service.session import Connector
 from narrator.settings import ServiceSettings, SpeechSettings
+from tests.helpers import seconds
 
 TEXT = "The lamp was lit at six. Mara climbed the steps with a can of oil. " * 6
 
@@ -64,9 +65,10 @@ async def test_a_prepared_session_survives_a_wait_longer_than_the_inactivity_tim
 
     async with LocalServer(port=0, options=ServerOptions()) as server:
         service, speech = settings(server.url)
-        service = replace(service, inactivity_timeout=1)
+        # whole seconds, as the URL carries them; rounded down, the wait stays 2.5 times longer
+        service = replace(service, inactivity_timeout=max(1, int(seconds(1))))
         session = await Connector(service, speech).open()
-        await asyncio.sleep(2.5)  # the keep-alive holds it open
+        await asyncio.sleep(seconds(2.5))  # the keep-alive holds it open
         tally = StreamTally()
         await session.narrate(chunk_text(TEXT), lambda b: None, tally)
         await session.close()
