@@ -43,7 +43,6 @@ def run_once(pieces: list[str], fmt_name: str) -> tuple[float, float]:
         speech = espeak.synthesize(piece, "en-us", 1.0)
         encoder.encode(speech)
         audio_ms += speech.duration_ms
-    encoder.finish()
     return time.perf_counter() - started, audio_ms / 1000
 
 

@@ -8,11 +8,13 @@ Each class knows its exit code, so only the CLI turns an error into a message an
     ├── OutputError                   exit 2   the output folder cannot be written or is locked
     │   └── TaggingError                       a file cannot be tagged or read back
     ├── ServiceError                           the speech service failed one session
+    │   │                                      (not retried: an unexplained refusal)
     │   ├── FatalServiceError         exit 3   the whole run is refused: retrying cannot help
     │   │   ├── AuthenticationError            bad or missing API key
     │   │   ├── QuotaExceededError             out of credits
     │   │   ├── VoiceNotFoundError             unknown voice
     │   │   ├── ModelRefusedError              model not served on this endpoint
+    │   │   ├── PlanRefusedError               payment or subscription required, tier-gated
     │   │   └── ServiceUnreachableError        no connection could be opened for a while
     │   ├── BrokenStreamError                  a frame that breaks the protocol: the chapter fails
     │   └── TransientServiceError     retried with backoff
@@ -103,6 +105,10 @@ class VoiceNotFoundError(FatalServiceError):
 
 class ModelRefusedError(FatalServiceError):
     """The model is not served over the WebSocket endpoint."""
+
+
+class PlanRefusedError(FatalServiceError):
+    """The account's plan does not allow the request (payment or a subscription required)."""
 
 
 class ServiceUnreachableError(FatalServiceError):

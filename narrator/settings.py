@@ -54,13 +54,28 @@ class ParseOptions:
 
 @dataclass(frozen=True)
 class VoiceSettings:
-    """The ``voice_settings`` object of the first message."""
+    """The ``voice_settings`` the user gave; None leaves the voice's own stored setting.
 
-    stability: float = 0.5
-    similarity_boost: float = 0.75
-    style: float = 0.0
-    use_speaker_boost: bool = True
-    speed: float = 1.0
+    Sending a field overrides what a cloned or tuned voice keeps on the service, so only
+    the fields the user set are sent (:meth:`given`).
+    """
+
+    stability: float | None = None
+    similarity_boost: float | None = None
+    style: float | None = None
+    use_speaker_boost: bool | None = None
+    speed: float | None = None
+
+    def given(self) -> dict[str, float | bool]:
+        return {name: value for name, value in asdict(self).items() if value is not None}
+
+
+#: ``apply_text_normalization`` values the service accepts.
+TEXT_NORMALIZATION = ("auto", "on", "off")
+#: Pronunciation dictionaries the first message may carry.
+MAX_DICTIONARIES = 3
+#: The fastest ``speed`` the service allows: a voice's stored settings may use it.
+FASTEST_SPEED = 1.2
 
 
 @dataclass(frozen=True)
@@ -72,11 +87,21 @@ class SpeechSettings:
     output_format: str = DEFAULT_FORMAT
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     chunk_schedule: tuple[int, ...] = DEFAULT_CHUNK_SCHEDULE
+    seed: int | None = None
+    language_code: str | None = None
+    text_normalization: str | None = None
+    #: (dictionary id, version id or None), at most :data:`MAX_DICTIONARIES`.
+    pronunciation_dictionaries: tuple[tuple[str, str | None], ...] = ()
 
     @property
     def fastest_speed(self) -> float:
-        """The fastest the voice may speak: the speed sent in its settings."""
-        return self.voice.speed
+        """The fastest the voice may speak: the speed sent, else the fastest it may store."""
+        return self.voice.speed if self.voice.speed is not None else FASTEST_SPEED
+
+    @property
+    def nominal_speed(self) -> float:
+        """The speed for estimates: the one sent, else the service's default."""
+        return self.voice.speed if self.voice.speed is not None else 1.0
 
     @property
     def sha256(self) -> str:
@@ -97,6 +122,9 @@ class ServiceSettings:
     #: Seconds a session may go without new audio before it is given up (first audio can
     #: come late when the service queues work); also the base of a session's whole deadline.
     stall_timeout: float = 120.0
+    #: Seconds a session may wait for its first audio: over the plan's concurrency the
+    #: service queues work instead of refusing it, so a session can wait its turn.
+    queue_timeout: float = 600.0
     #: Seconds of failed connections, after an earlier success, before the run stops.
     unreachable_after: float = 60.0
     max_size: int = 16 * 2**20

@@ -10,7 +10,7 @@ import pytest
 
 from narrator import __version__
 from narrator.settings import find_api_key
-from tests.helpers import run_cli, write_book
+from tests.helpers import read_manifest, run_cli, write_book
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "book.md"
 
@@ -106,3 +106,55 @@ def test_two_documents_that_would_share_a_folder_are_refused(tmp_path: Path) -> 
     result = run_cli(first, second, "--dry-run")
     assert result.exit_code == 2
     assert "would both be written to OUT/book" in result.output
+
+
+def test_the_voices_own_settings_are_kept_unless_given(tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book.md", chapters=1)
+    out = tmp_path / "out"
+    assert run_cli(book, "--out", out).exit_code == 0
+    assert read_manifest(out)["engine"]["voice_settings"] == {}
+    result = run_cli(book, "--out", out, "--speed", "1.1", "--no-speaker-boost")
+    assert result.exit_code == 0, result.output
+    assert "done 1" in result.output  # what is sent changed, so the audio is redone
+    engine = read_manifest(out)["engine"]
+    assert engine["voice_settings"] == {"use_speaker_boost": False, "speed": 1.1}
+
+
+def test_long_form_parameters_are_sent_and_recorded(tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book.md", chapters=1)
+    out = tmp_path / "out"
+    args = [
+        *("--model", "eleven_flash_v2_5", "--seed", "42", "--language", "en"),
+        *("--text-normalization", "on", "--pronunciation-dictionary", "dictA:v7"),
+        *("--pronunciation-dictionary", "dictB"),
+    ]
+    result = run_cli(book, "--out", out, *args)
+    assert result.exit_code == 0, result.output
+    engine = read_manifest(out)["engine"]
+    assert (engine["seed"], engine["language_code"]) == (42, "en")
+    assert engine["apply_text_normalization"] == "on"
+    assert engine["pronunciation_dictionaries"] == [
+        {"id": "dictA", "version": "v7"},
+        {"id": "dictB", "version": None},
+    ]
+    again = run_cli(book, "--out", out, *args[:-2])  # one dictionary fewer: redone
+    assert "done 1" in again.output
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--seed", "-1"], "--seed"),
+        (["--seed", "4294967296"], "--seed"),
+        (["--language", "english"], "ISO 639-1"),
+        (["--language", "de"], "not taken by eleven_multilingual_v2"),
+        (["--text-normalization", "maybe"], "--text-normalization"),
+        (["--pronunciation-dictionary", "a/b"], "is not ID or ID:VERSION"),
+        (["--pronunciation-dictionary", "a"] * 4, "at most 3"),
+    ],
+)
+def test_long_form_parameters_are_checked(tmp_path: Path, args: list[str], words: str) -> None:
+    book = write_book(tmp_path / "book.md", chapters=1)
+    result = run_cli(book, "--dry-run", *args)
+    assert result.exit_code == 2
+    assert words in result.output

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from narrator.errors import IncompleteAudioError, TransientServiceError
-from narrator.service.completeness import StreamTally, bytes_per_second, check_complete
+from narrator.service.completeness import Coverage, StreamTally, bytes_per_second, check_complete
 
 
 def tally(chars: int, audio: int, aligned: int | None) -> StreamTally:
@@ -60,3 +60,36 @@ def test_without_alignment_a_third_of_ordinary_speech_fails_even_at_top_speed() 
     with pytest.raises(IncompleteAudioError, match="truncated"):
         check_complete(tally(1500, 16000 * 33, None), "mp3_44100_128", max_speed=1.2)
     check_complete(tally(1500, 16000 * 60, None), "mp3_44100_128", max_speed=1.2)
+
+
+def test_coverage_counts_each_position_once_when_a_pass_repeats() -> None:
+    coverage = Coverage("Hello there. General Kenobi.")
+    assert coverage.add(list("Hello there.")) == 11
+    # Flash v2.5 has been seen to start a pass again from character 0
+    assert coverage.add(list("Hello there. General")) == 7
+    assert coverage.add(list(" Kenobi.")) == 7
+    assert coverage.covered == coverage.length == 25
+
+
+def test_a_repeated_pass_cannot_hide_a_truncation() -> None:
+    text = " ".join(f"Sentence number {n} says something of its own." for n in range(20))
+    coverage = Coverage(text)
+    half = text[: len(text) // 2]
+    for _ in range(3):  # the same half, three times: naive counting would see 150 %
+        coverage.add(list(half))
+    assert coverage.covered < 0.6 * coverage.length
+
+
+def test_items_holding_several_code_points_count_as_their_characters() -> None:
+    text = "नमस्ते दुनिया 👩‍💻"
+    items = ["न", "म", "स्", "ते", " ", "दु", "नि", "या", " ", "👩‍💻"]
+    coverage = Coverage(text)
+    coverage.add(items)
+    assert coverage.covered == coverage.length
+
+
+def test_normalised_chunks_that_do_not_match_continue_at_the_cursor() -> None:
+    coverage = Coverage("In 1999 it rained.")
+    assert coverage.add(list("In")) == 2
+    coverage.add(list(" nineteen"))  # normalised text: not in the original
+    assert 0 < coverage.covered <= coverage.length

@@ -113,18 +113,17 @@ def test_quota_error_stops_the_run_with_exit_3(tmp_path: Path) -> None:
     assert "quota_exceeded" in result.output
 
 
-def test_silent_quota_is_a_failure_never_a_success(tmp_path: Path) -> None:
-    book = write_book(tmp_path / "book.md", chapters=2)
+def test_silent_quota_stops_the_run_and_is_never_a_success(tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book.md", chapters=3)
     out = tmp_path / "out"
     with server_in_thread(ServerOptions(quota_characters=10, quota_mode="silent")) as server:
-        result = run_cli(book, "--out", out, *service_args(server), "--retries", "1")
-    assert result.exit_code == 1, result.output
-    chapters = read_manifest(out)["chapters"]
-    assert [c["status"] for c in chapters] == ["failed", "failed"]
-    assert all("no audio" in c["error"] for c in chapters)
-    assert all(c["attempts"] == 2 for c in chapters)
+        result = run_cli(book, "--out", out, *service_args(server), "-j", "1")
+        assert server.stats.sessions_completed == 2  # one chapter tried twice, then the stop
+    assert result.exit_code == 3, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("narrate:")]
+    assert len(lines) == 1 and "quota" in lines[0]
+    assert [c["status"] for c in read_manifest(out)["chapters"]] == ["pending"] * 3
     assert not list(out.glob("*.mp3"))
-    assert "failed 2" in result.output
 
 
 def test_one_failed_chapter_does_not_stop_the_others(tmp_path: Path) -> None:
@@ -139,3 +138,33 @@ def test_one_failed_chapter_does_not_stop_the_others(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert _statuses(out) == ["failed"] * 3
     assert not [p for p in out.iterdir() if p.suffix in (".mp3", ".part")]
+
+
+def test_an_unknown_voice_stops_the_run_at_once_with_exit_3(tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book.md", chapters=4)
+    out = tmp_path / "out"
+    with server_in_thread() as server:
+        result = run_cli(
+            book, "--out", out, *service_args(server), "--voice", "NoSuchVoice123", "-j", "1"
+        )
+        assert server.stats.characters_received == 0  # refused before any text was taken
+    assert result.exit_code == 3, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("narrate:")]
+    assert lines == [
+        "narrate: A voice with voice_id NoSuchVoice123 does not exist. "
+        "(voice_id_does_not_exist, close code 1008)"
+    ]
+    assert "retrying" not in result.output
+    assert set(_statuses(out)) == {"pending"}
+
+
+def test_a_quota_seen_as_a_bare_close_stops_the_run(tmp_path: Path) -> None:
+    book = write_book(tmp_path / "book.md", chapters=3)
+    out = tmp_path / "out"
+    with server_in_thread(ServerOptions(quota_characters=10, quota_mode="close")) as server:
+        result = run_cli(book, "--out", out, *service_args(server), "-j", "1")
+        assert server.stats.sessions_completed == 0
+    assert result.exit_code == 3, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("narrate:")]
+    assert len(lines) == 1 and "exceeds your quota" in lines[0] and "likely used up" in lines[0]
+    assert set(_statuses(out)) == {"pending"}

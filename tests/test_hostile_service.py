@@ -30,6 +30,7 @@ def hostile_args(hostile: Hostile, *extra: str) -> list[str]:
     return [
         *("--engine", "elevenlabs", "--base-url", hostile.url, "--api-key", KEY),
         *("--retry-delay", str(seconds(0.02)), "-j", "1", "--stall-timeout", str(seconds(1))),
+        *("--queue-timeout", str(seconds(1))),
         *extra,
     ]
 
@@ -104,16 +105,29 @@ async def stall_forever(ws: ServerConnection, hostile: Hostile) -> None:
     await asyncio.sleep(seconds(3600))
 
 
+async def some_audio_then_stall(ws: ServerConnection, hostile: Hostile) -> None:
+    text = await read_text(ws, hostile)
+    await ws.send(audio_frame(mp3_audio(1.0), text[:10]))
+    await asyncio.sleep(seconds(3600))
+
+
 @time_limit(30)
-@pytest.mark.parametrize("behaviour", [null_audio_forever, stall_forever])
-def test_a_session_without_new_audio_is_given_up_after_the_stall_timeout(
-    book: Path, tmp_path: Path, behaviour: object
+@pytest.mark.parametrize(
+    ("behaviour", "words"),
+    [
+        (null_audio_forever, f"no audio from the service within {seconds(1):g} s"),
+        (stall_forever, f"no audio from the service within {seconds(1):g} s"),
+        (some_audio_then_stall, f"no audio from the service for {seconds(1):g} s"),
+    ],
+)
+def test_a_session_without_new_audio_is_given_up_in_bounded_time(
+    book: Path, tmp_path: Path, behaviour: object, words: str
 ) -> None:
     out = tmp_path / "out"
     with hostile_server(behaviour) as hostile:  # type: ignore[arg-type]
         result = run_cli(book, "--out", out, *hostile_args(hostile, "--retries", "1"))
     assert result.exit_code == 1
-    assert f"no audio from the service for {seconds(1):g} s" in result.output
+    assert words in result.output
     assert hostile.connections == 2  # tried, retried once, then failed
     assert read_manifest(out)["chapters"][0]["status"] == "failed"
     assert no_audio_files(out)
@@ -148,16 +162,38 @@ def test_a_stall_shorter_than_the_timeout_then_a_normal_end_succeeds(
 ) -> None:
     out = tmp_path / "out"
     with hostile_server(stall_then_end) as hostile:
-        result = run_cli(book, "--out", out, *hostile_args(hostile)[:-1], str(seconds(2)))
+        args = hostile_args(hostile)
+        args[args.index("--stall-timeout") + 1] = str(seconds(2))
+        result = run_cli(book, "--out", out, *args)
     assert result.exit_code == 0, result.output
     assert read_manifest(out)["chapters"][0]["status"] == "done"
     assert hostile.connections == 1
+
+
+async def queued_then_honest(ws: ServerConnection, hostile: Hostile) -> None:
+    text = await read_text(ws, hostile)
+    await asyncio.sleep(seconds(2.5))  # waiting its turn behind the account's other work
+    await honest_end(ws, text)
+
+
+@time_limit(30)
+def test_a_session_queued_longer_than_the_stall_timeout_is_not_paid_again(
+    book: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    with hostile_server(queued_then_honest) as hostile:
+        args = hostile_args(hostile)
+        args[args.index("--queue-timeout") + 1] = str(seconds(5))
+        result = run_cli(book, "--out", out, *args)
+    assert result.exit_code == 0, result.output
+    assert len([t for t in hostile.texts if t]) == 1
 
 
 def test_the_default_stall_bound_outlasts_a_sixty_second_stall() -> None:
     # A minute without audio in the middle of a chapter is seen on the real service under
     # load; the default gives it twice that before a session is given up.
     assert ServiceSettings().stall_timeout >= 120
+    assert ServiceSettings().queue_timeout >= 600
     assert ServiceSettings().open_timeout <= 20
 
 
@@ -302,6 +338,7 @@ def test_a_quota_on_one_session_lets_the_sessions_already_streaming_finish(
         args = hostile_args(hostile)
         args[args.index("-j") + 1] = "3"
         args[args.index("--stall-timeout") + 1] = str(seconds(5))
+        args[args.index("--queue-timeout") + 1] = str(seconds(5))
         result = run_cli(book, "--out", out, *args)
     assert result.exit_code == 3, result.output
     assert "quota" in one_line_error(result.stderr)

@@ -90,7 +90,11 @@ def test_sigkill_mid_book_then_rerun_redoes_only_the_missing_chapters(tmp_path: 
         proc.send_signal(signal.SIGKILL)
         proc.wait(seconds(10))
         chapters = _assert_consistent(out)
-        missing = sum(c["status"] != "done" for c in chapters)
+        # A chapter committed but not yet recorded (the manifest's save is throttled) is
+        # adopted from its tags on the rerun: only chapters with no file are narrated again.
+        missing = sum(
+            c["status"] != "done" and not (out / str(c["file"])).exists() for c in chapters
+        )
         assert 0 < missing < 6
         before = server.stats.sessions_completed
         result = run_cli(book, "--out", out, *service_args(server))

@@ -22,6 +22,7 @@ class Session:
     def __init__(self, number: int) -> None:
         self.number = number
         self.closed = False
+        self.fresh = True
 
     async def close(self) -> None:
         self.closed = True
@@ -252,3 +253,20 @@ async def test_two_retries_mean_exactly_three_attempts() -> None:
     await pool.run(["j"], weight=len)
     assert attempts == [1, 2, 3]
     assert failed == ["j"]
+
+
+async def test_a_session_opened_ahead_and_left_waiting_too_long_is_replaced() -> None:
+    rec = Recorder()
+    used: list[int] = []
+
+    async def work(job: str, session: Session, attempt: int) -> None:
+        used.append(session.number)
+        while session.number == 1 and len(rec.opened) < 2:
+            await asyncio.sleep(0)  # let the session ahead open
+        for opened in rec.opened:  # whatever was opened ahead meanwhile has gone stale
+            if opened is not session:
+                opened.fresh = False
+
+    await make_pool(rec, work, workers=1).run(["first-job", "second"], weight=len)
+    assert used == [1, 3]  # session 2, opened ahead, was closed unused
+    assert rec.opened[1].closed and all(s.closed for s in rec.opened)

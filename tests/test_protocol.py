@@ -14,6 +14,7 @@ from narrator.errors import (
     ConnectionDroppedError,
     FatalServiceError,
     ModelRefusedError,
+    PlanRefusedError,
     QuotaExceededError,
     RateLimitedError,
     ServiceError,
@@ -53,23 +54,47 @@ def test_key_goes_in_the_xi_api_key_header() -> None:
     assert protocol.session_headers(None) == {}
 
 
-def test_initial_message_is_one_space_with_settings_and_schedule() -> None:
+def test_initial_message_sends_only_the_voice_settings_the_user_gave() -> None:
     speech = SpeechSettings(
-        voice=VoiceSettings(stability=0.3, similarity_boost=0.8, style=0.1, speed=1.1),
+        voice=VoiceSettings(stability=0.3, speed=1.1, use_speaker_boost=False),
         chunk_schedule=(50, 120),
     )
     message = json.loads(protocol.initial_message(speech))
     assert message == {
         "text": " ",
-        "voice_settings": {
-            "stability": 0.3,
-            "similarity_boost": 0.8,
-            "style": 0.1,
-            "use_speaker_boost": True,
-            "speed": 1.1,
-        },
+        "voice_settings": {"stability": 0.3, "use_speaker_boost": False, "speed": 1.1},
         "generation_config": {"chunk_length_schedule": [50, 120]},
     }
+
+
+def test_without_voice_settings_the_voices_own_apply() -> None:
+    message = json.loads(protocol.initial_message(SpeechSettings()))
+    assert "voice_settings" not in message
+    assert message["text"] == " "
+
+
+def test_the_settings_hash_records_exactly_what_is_sent() -> None:
+    assert SpeechSettings().sha256 != SpeechSettings(voice=VoiceSettings(speed=1.0)).sha256
+    assert SpeechSettings(seed=1).sha256 != SpeechSettings(seed=2).sha256
+    assert SpeechSettings(language_code="de").sha256 != SpeechSettings().sha256
+
+
+def test_pronunciation_dictionaries_go_in_the_first_message() -> None:
+    speech = SpeechSettings(pronunciation_dictionaries=(("dictA", "v1"), ("dictB", None)))
+    message = json.loads(protocol.initial_message(speech))
+    assert message["pronunciation_dictionary_locators"] == [
+        {"pronunciation_dictionary_id": "dictA", "version_id": "v1"},
+        {"pronunciation_dictionary_id": "dictB"},
+    ]
+
+
+def test_seed_language_and_normalization_are_query_parameters() -> None:
+    speech = SpeechSettings(voice_id="v", seed=42, language_code="hi", text_normalization="on")
+    query = protocol.session_url("wss://api.elevenlabs.io", speech, 20).split("?", 1)[1]
+    assert "seed=42" in query and "language_code=hi" in query
+    assert "apply_text_normalization=on" in query
+    bare = protocol.session_url("wss://api.elevenlabs.io", SpeechSettings(voice_id="v"), 20)
+    assert "seed" not in bare and "language_code" not in bare and "normalization" not in bare
 
 
 def test_text_messages_end_with_a_space_and_only_the_last_flushes() -> None:
@@ -80,7 +105,7 @@ def test_text_messages_end_with_a_space_and_only_the_last_flushes() -> None:
     }
     assert "try_trigger_generation" not in protocol.text_message("x")
     assert json.loads(protocol.END_OF_STREAM) == {"text": ""}
-    assert json.loads(protocol.KEEP_ALIVE) == {"text": " "}
+    assert not hasattr(protocol, "KEEP_ALIVE")  # a keep-alive space is spoken: never sent
 
 
 def test_audio_frame_with_null_is_final_and_alignment() -> None:
@@ -244,10 +269,80 @@ def test_close_codes() -> None:
     assert classify(internal) is Action.RETRY
 
 
-def test_handshake_statuses() -> None:
-    assert isinstance(protocol.error_from_handshake(401, "m"), AuthenticationError)
-    assert isinstance(protocol.error_from_handshake(403, "eleven_v3"), ModelRefusedError)
-    assert isinstance(protocol.error_from_handshake(404, "m"), VoiceNotFoundError)
-    assert isinstance(protocol.error_from_handshake(429, "m"), RateLimitedError)
-    assert classify(protocol.error_from_handshake(502, "m")) is Action.RETRY
-    assert classify(protocol.error_from_handshake(401, "m")) is Action.STOP
+def test_handshake_refusals_are_mapped_by_their_body() -> None:
+    body = json.dumps(
+        {
+            "detail": {
+                "code": "unsupported_model",
+                "message": "Model eleven_v3 is not supported on this endpoint.",
+                "param": "model_id",
+            }
+        }
+    ).encode()
+    refused = protocol.error_from_handshake(400, body)
+    assert isinstance(refused, ModelRefusedError)
+    assert "Model eleven_v3 is not supported on this endpoint." in str(refused)
+    voice = b'{"detail": {"code": "voice_id_does_not_exist", "message": "No voice x."}}'
+    assert isinstance(protocol.error_from_handshake(404, voice), VoiceNotFoundError)
+    paid = b'{"detail": {"status": "payment_required", "message": "Upgrade."}}'
+    assert isinstance(protocol.error_from_handshake(402, paid), PlanRefusedError)
+    assert isinstance(protocol.error_from_handshake(401, b""), AuthenticationError)
+    assert isinstance(protocol.error_from_handshake(429, b""), RateLimitedError)
+    assert classify(protocol.error_from_handshake(502, b"")) is Action.RETRY
+    unknown = protocol.error_from_handshake(422, b'{"detail": "text must not be empty"}')
+    assert classify(unknown) is Action.STOP and "text must not be empty" in str(unknown)
+
+
+@pytest.mark.parametrize(
+    ("frame", "action"),
+    [
+        (
+            {
+                "error": "voice_id_does_not_exist",
+                "message": "A voice with voice_id x does not exist.",
+            },
+            Action.STOP,
+        ),
+        (
+            {"error": "payment_required", "message": "Free users cannot use library voices"},
+            Action.STOP,
+        ),
+        ({"error": "subscription_required", "message": "Subscribe"}, Action.STOP),
+        ({"error": "unsupported_model", "message": "no"}, Action.STOP),
+        ({"error": "input_timeout_exceeded", "message": "Have not received"}, Action.RETRY),
+        ({"error": "system_busy", "message": "busy"}, Action.RETRY),
+        ({"error": "too_many_concurrent_requests", "message": "busy"}, Action.RETRY_FEWER),
+        ({"error": "max_character_limit_exceeded", "message": "too long"}, Action.FAIL),
+        ({"error": "something_new", "message": "an unexplained refusal"}, Action.FAIL),
+    ],
+)
+def test_only_what_is_known_to_pass_is_retried(frame: dict[str, object], action: Action) -> None:
+    with pytest.raises(ServiceError) as caught:
+        protocol.parse_message(json.dumps({**frame, "code": 1008}))
+    assert classify(caught.value) is action
+    assert str(frame["message"]) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "action"),
+    [
+        (1008, "", Action.FAIL),  # a bare, unexplained 1008 is not paid for again
+        (
+            1008,
+            "We are sorry, something went wrong. You are not charged for this request.",
+            Action.RETRY,
+        ),
+        (1011, "anything", Action.RETRY),
+        (
+            1008,
+            "This request exceeds your quota of 10000. You have 3 credits remaining.",
+            Action.STOP,
+        ),
+        (None, "", Action.RETRY),
+    ],
+)
+def test_closes_are_classified_by_reason_then_code(
+    code: int | None, reason: str, action: Action
+) -> None:
+    error = protocol.error_from_close(code, reason, after_final=False)
+    assert error is not None and classify(error) is action

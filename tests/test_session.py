@@ -17,6 +17,7 @@ from narrator.errors import (
     ModelRefusedError,
     NarratorError,
     TransientServiceError,
+    VoiceNotFoundError,
 )
 from narrator.local import LocalServer, ServerOptions
 from narrator.service.chunking import chunk_text
@@ -28,7 +29,9 @@ from tests.helpers import seconds
 TEXT = "The lamp was lit at six. Mara climbed the steps with a can of oil. " * 6
 
 
-def settings(url: str, key: str | None = "k") -> tuple[ServiceSettings, SpeechSettings]:
+def settings(
+    url: str, key: str | None = "sk_test_key_0001"
+) -> tuple[ServiceSettings, SpeechSettings]:
     return (
         ServiceSettings(engine="elevenlabs", base_url=url, api_key=key),
         SpeechSettings(output_format="mp3_22050_32"),
@@ -36,7 +39,7 @@ def settings(url: str, key: str | None = "k") -> tuple[ServiceSettings, SpeechSe
 
 
 async def narrate_once(
-    url: str, key: str | None = "k", **speech: object
+    url: str, key: str | None = "sk_test_key_0001", **speech: object
 ) -> tuple[bytes, StreamTally]:
     service, speech_settings = settings(url, key)
     speech_settings = replace(speech_settings, **speech)  # type: ignore[arg-type]
@@ -60,19 +63,19 @@ async def test_a_session_streams_audio_and_accounts_for_every_character() -> Non
     assert tally.aligned_characters == tally.spoken_characters_sent
 
 
-async def test_a_prepared_session_survives_a_wait_longer_than_the_inactivity_timeout() -> None:
+async def test_a_session_opened_ahead_sends_no_keep_alive_and_goes_stale() -> None:
     import asyncio
 
     async with LocalServer(port=0, options=ServerOptions()) as server:
         service, speech = settings(server.url)
-        # whole seconds, as the URL carries them; rounded down, the wait stays 2.5 times longer
+        # whole seconds, as the URL carries them
         service = replace(service, inactivity_timeout=max(1, int(seconds(1))))
         session = await Connector(service, speech).open()
-        await asyncio.sleep(seconds(2.5))  # the keep-alive holds it open
-        tally = StreamTally()
-        await session.narrate(chunk_text(TEXT), lambda b: None, tally)
+        assert session.fresh
+        await asyncio.sleep(service.inactivity_timeout * 0.6)
+        assert not session.fresh  # the pool closes it unused and opens another
         await session.close()
-    assert tally.audio_bytes > 0
+        assert server.stats.characters_received == 0  # no keep-alive space was spoken
 
 
 async def test_refused_connection_is_a_dropped_connection() -> None:
@@ -83,10 +86,36 @@ async def test_refused_connection_is_a_dropped_connection() -> None:
         await narrate_once(f"ws://127.0.0.1:{port}")
 
 
-async def test_model_refused_at_the_handshake() -> None:
+async def test_model_refused_at_the_handshake_shows_the_services_message() -> None:
     async with LocalServer(port=0, options=ServerOptions()) as server:
-        with pytest.raises(ModelRefusedError):
+        with pytest.raises(ModelRefusedError, match="is not supported on the WebSocket") as caught:
             await narrate_once(server.url, model_id="eleven_v3")
+    assert caught.value.code == 400 and caught.value.error == "unsupported_model"
+
+
+async def test_an_error_sent_to_a_session_opened_ahead_is_what_surfaces() -> None:
+    import asyncio
+
+    async with LocalServer(port=0, options=ServerOptions(api_key="right")) as server:
+        service, speech = settings(server.url, key="sk_wrong_key_0002")
+        session = await Connector(service, speech).open()
+        await asyncio.sleep(seconds(0.3))  # the service has refused it and closed meanwhile
+        with pytest.raises(AuthenticationError, match="Invalid API key") as caught:
+            await session.narrate(chunk_text(TEXT), lambda b: None, StreamTally())
+        await session.close()
+    assert caught.value.error == "invalid_api_key"
+
+
+async def test_an_unknown_voice_stops_with_the_services_words() -> None:
+    async with LocalServer(port=0, options=ServerOptions()) as server:
+        with pytest.raises(VoiceNotFoundError, match="NoSuchVoice123 does not exist"):
+            await narrate_once(server.url, voice_id="NoSuchVoice123")
+
+
+async def test_a_repeated_alignment_pass_neither_fails_nor_overcounts() -> None:
+    async with LocalServer(port=0, options=ServerOptions(repeat_alignment=True)) as server:
+        _, tally = await narrate_once(server.url)
+    assert tally.aligned_characters == tally.spoken_characters_sent
 
 
 async def test_bad_key_is_an_authentication_error() -> None:

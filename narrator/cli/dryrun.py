@@ -25,7 +25,7 @@ def _echo(text: str = "", *, err: bool = False) -> None:
 def print_plan(settings: RunSettings, emit: EventSink) -> int:
     """Print one table per document and the totals; returns the exit code."""
     loaded = plan_run(settings, emit)
-    speed = settings.speech.voice.speed
+    speed = settings.speech.nominal_speed
     total_chars = total_chapters = 0
     for planned in loaded.books:
         book = planned.book

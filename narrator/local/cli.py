@@ -39,11 +39,17 @@ async def _serve(host: str, port: int, options: ServerOptions) -> None:
 @click.option("--concurrency-mode", type=click.Choice(["queue", "refuse"]), default="queue",
               show_default=True)  # fmt: skip
 @click.option("--quota", "quota_characters", type=int, default=None, help="Characters per key.")
-@click.option("--quota-mode", type=click.Choice(["error", "silent"]), default="error",
-              show_default=True)  # fmt: skip
-@click.option("--drop-after-frames", type=int, default=None, help="Abort TCP after N frames.")
-@click.option("--internal-error-after-frames", type=int, default=None, help="1011 after N.")
+@click.option("--quota-mode", type=click.Choice(["error", "close", "silent"]), default="error",
+              show_default=True,
+              help="error: quota_exceeded frame, close 1008; close: bare close 1008; "
+                   "silent: no audio, normal final.")  # fmt: skip
+@click.option("--drop-after-frames", type=int, default=None,
+              help="Abort TCP after N frames (one frame per generation).")  # fmt: skip
+@click.option("--internal-error-after-frames", type=int, default=None,
+              help="Error and close 1011 after N frames (one per generation).")  # fmt: skip
 @click.option("--fault-sessions", type=int, default=None, help="Fault only the first N.")
+@click.option("--repeat-alignment", is_flag=True,
+              help="Alignments restart from character 0 (as Flash v2.5).")  # fmt: skip
 @click.option("-v", "--verbose", is_flag=True, help="Log sessions and warnings.")
 def main(
     host: str,
@@ -57,10 +63,11 @@ def main(
     max_concurrency: int | None,
     concurrency_mode: Literal["queue", "refuse"],
     quota_characters: int | None,
-    quota_mode: Literal["error", "silent"],
+    quota_mode: Literal["error", "close", "silent"],
     drop_after_frames: int | None,
     internal_error_after_frames: int | None,
     fault_sessions: int | None,
+    repeat_alignment: bool,
     verbose: bool,
 ) -> None:
     """Serve the ElevenLabs stream-input WebSocket protocol locally, voiced by eSpeak NG."""
@@ -77,6 +84,7 @@ def main(
         drop_after_frames=drop_after_frames,
         internal_error_after_frames=internal_error_after_frames,
         fault_sessions=fault_sessions,
+        repeat_alignment=repeat_alignment,
         voice_engine=test_voice,
         certfile=certfile,
         keyfile=keyfile,

@@ -2,6 +2,7 @@
 
 The rules live in :mod:`narrator.local.session`; this module adds what needs time and
 sockets: the inactivity timer, synthesis off the event loop, pacing, limits and faults.
+As on the service, each generation is one frame holding all its audio and its timing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from narrator.local.alignment import Aligner, Timing
 from narrator.local.encode import FORMATS, StreamEncoder
 from narrator.local.options import Limits, ServerOptions, ServerStats
 from narrator.local.session import (
@@ -28,17 +30,16 @@ from narrator.local.session import (
     message_credentials,
     parse_message,
     parse_request,
+    unknown_voice,
 )
 from narrator.local.voice import Espeak, Speech, ToneVoice, resolve_voice
 
 log = logging.getLogger("narrator.local")
 
-#: Raw bytes of audio per frame: 12 KiB is 16 KiB of base64, well under any client limit.
-FRAME_BYTES = 12 * 1024
-
-
 #: A receive that returns faster than this found its frame already queued.
 _QUEUED = 0.002
+#: How long a deliberate drop waits for the frames already sent to leave the socket.
+_DROP_FLUSH_S = 2.0
 
 
 class _Dropped(Exception):
@@ -64,6 +65,7 @@ class Connection:
         self.params: Params = parse_request(ws.request.path)
         self.header_key = ws.request.headers.get("xi-api-key")
         self.state = StreamInput(self.params)
+        self.aligner = Aligner(options.repeat_alignment)
         self.key = ""
         self.frames_sent = 0
         self.ready_at = 0.0  # when the modelled service finishes its current generation
@@ -79,7 +81,8 @@ class Connection:
             await self._serve()
         except ProtocolFailure as failure:
             with contextlib.suppress(ConnectionClosed):
-                await self.ws.send(json.dumps(failure.frame()))
+                if failure.send_frame:
+                    await self.ws.send(json.dumps(failure.frame()))
                 await self.ws.close(failure.code, failure.reason)
         except (_Dropped, ConnectionClosed):
             pass
@@ -90,6 +93,10 @@ class Connection:
     async def _serve(self) -> None:
         first = parse_message(await self._receive())
         self._authenticate(first)
+        voice = resolve_voice(self.params.voice_id)
+        if voice is None:
+            raise unknown_voice(self.params.voice_id)
+        self.voice = voice
         fmt = FORMATS.get(self.params.output_format)
         if fmt is None:
             raise ProtocolFailure(
@@ -99,22 +106,16 @@ class Connection:
             )
         self.state.begin(first)
         self.encoder = StreamEncoder(fmt)
-        self.voice = resolve_voice(self.params.voice_id)
         if self.options.voice_engine == "tone":
             self.tone = ToneVoice(fmt.sample_rate, self.state.speed)
         while True:
             received = self.state.receive(parse_message(await self._receive()))
             if received.billed and not self.limits.bill(self.key, received.billed):
-                if self.options.quota_mode == "error":
+                if self.options.quota_mode != "silent":
                     raise self.limits.quota_failure(self.key, received.billed)
                 self.muted = True
-            for i, text in enumerate(received.texts):
-                last = i == len(received.texts) - 1
-                await self._generate(text, drain=received.drain and last)
-            if received.drain and not received.texts and not self.muted:
-                tail = self.encoder.finish()
-                if tail:
-                    await self._send_audio(tail, None)
+            for text in received.texts:
+                await self._generate(text)
             if received.end_of_stream:
                 await self._send({"audio": None, "isFinal": True,
                                   "normalizedAlignment": None, "alignment": None})  # fmt: skip
@@ -149,7 +150,8 @@ class Connection:
             echo = f": {given}" if self.options.echo_key_in_errors else ""
             raise ProtocolFailure("invalid_api_key", f"Invalid API key{echo}")
 
-    async def _generate(self, text: str, drain: bool) -> None:
+    async def _generate(self, text: str) -> None:
+        """One generation: all its audio in one frame, which carries its timing."""
         if self.muted:
             return
         if not self.slot_taken:
@@ -157,12 +159,12 @@ class Connection:
             self.slot_taken = True
             self.arrived = max(self.arrived, asyncio.get_running_loop().time())  # it waited
         due = self._schedule(len(text))
-        speech, audio = await self._synthesize(text, drain)
+        speech, audio = await self._synthesize(text)
         delay = due - asyncio.get_running_loop().time()
         if delay > 0:
             await asyncio.sleep(delay)
-        for piece, alignment in split_frames(audio, speech, self.params.sync_alignment):
-            await self._send_audio(piece, alignment)
+        if audio:
+            await self._send_audio(audio, *self.aligner.frame(speech))
 
     def _schedule(self, characters: int) -> float:
         """When the modelled service would have this generation's audio ready.
@@ -181,81 +183,54 @@ class Connection:
         self.ready_at = start
         return start
 
-    async def _synthesize(self, text: str, drain: bool) -> tuple[Speech, bytes]:
+    async def _synthesize(self, text: str) -> tuple[Speech, bytes]:
         encoder = self.encoder
         assert encoder is not None
         if self.tone is not None:  # fast enough to stay on the loop
             speech = self.tone.synthesize(text)
-            return speech, encoder.encode(speech) + (encoder.finish() if drain else b"")
+            return speech, encoder.encode(speech)
 
         def work() -> tuple[Speech, bytes]:
             speech = self.espeak.synthesize(text, self.voice, self.state.speed)
-            return speech, encoder.encode(speech) + (encoder.finish() if drain else b"")
+            return speech, encoder.encode(speech)
 
         return await asyncio.to_thread(work)
 
-    async def _send_audio(self, audio: bytes, alignment: dict[str, Any] | None) -> None:
-        self._fault()
+    async def _send_audio(self, audio: bytes, alignment: Timing, normalized: Timing) -> None:
+        await self._fault()
         await self._send({
             "audio": base64.b64encode(audio).decode("ascii"),
             "isFinal": None,
-            "normalizedAlignment": alignment,
+            "normalizedAlignment": normalized,
             "alignment": alignment,
         })  # fmt: skip
         self.frames_sent += 1
         self.stats.audio_frames_sent += 1
-        self._fault()
+        await self._fault()
 
-    def _fault(self) -> None:
+    async def _fault(self) -> None:
         """Inject the configured fault once ``frames_sent`` reaches its threshold."""
         if not self.faulted:
             return
         drop = self.options.drop_after_frames
         if drop is not None and self.frames_sent >= drop:
-            log.info("fault: dropping the connection after %d frames", self.frames_sent)
-            self.ws.transport.abort()
-            raise _Dropped
+            await self._drop()
         limit = self.options.internal_error_after_frames
         if limit is not None and self.frames_sent >= limit:
             raise ProtocolFailure("internal_server_error", INTERNAL_ERROR, 1011)
 
+    async def _drop(self) -> None:
+        """Abort the TCP connection with no close frame, between two frames."""
+        log.info("fault: dropping the connection after %d frames", self.frames_sent)
+        # A frame is a whole generation, often larger than the socket's buffer: let the
+        # frames sent so far leave first, so that the drop cuts no frame in two.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _DROP_FLUSH_S
+        transport = self.ws.transport
+        while transport.get_write_buffer_size() and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+        transport.abort()
+        raise _Dropped
+
     async def _send(self, message: dict[str, Any]) -> None:
         await self.ws.send(json.dumps(message))
-
-
-def split_frames(
-    audio: bytes, speech: Speech, sync_alignment: bool
-) -> list[tuple[bytes, dict[str, Any] | None]]:
-    """Cut one generation's audio into frames, with the alignment where the protocol puts it.
-
-    Without ``sync_alignment`` the first frame carries the whole generation's timing; with it
-    each frame carries the characters that start inside it, relative to the frame's start
-    (frame times are in proportion to bytes, exact for PCM and for constant-bitrate MP3).
-    """
-    if not audio:
-        return []
-    pieces = [audio[i : i + FRAME_BYTES] for i in range(0, len(audio), FRAME_BYTES)]
-    if not sync_alignment:
-        first = _alignment(speech, range(len(speech.text)), 0)
-        return [(p, first if i == 0 else None) for i, p in enumerate(pieces)]
-    frames: list[tuple[bytes, dict[str, Any] | None]] = []
-    total, chars = len(audio), 0
-    for i, piece in enumerate(pieces):
-        begin = round(speech.duration_ms * i * FRAME_BYTES / total)
-        end = round(speech.duration_ms * min((i + 1) * FRAME_BYTES, total) / total)
-        stop = chars
-        while stop < len(speech.text) and (speech.starts_ms[stop] < end or i == len(pieces) - 1):
-            stop += 1
-        frames.append(
-            (piece, _alignment(speech, range(chars, stop), begin) if stop > chars else None)
-        )
-        chars = stop
-    return frames
-
-
-def _alignment(speech: Speech, indexes: range, offset_ms: int) -> dict[str, Any]:
-    return {
-        "chars": [speech.text[i] for i in indexes],
-        "charStartTimesMs": [max(speech.starts_ms[i] - offset_ms, 0) for i in indexes],
-        "charDurationsMs": [speech.durations_ms[i] for i in indexes],
-    }

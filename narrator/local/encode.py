@@ -1,8 +1,10 @@
 """Encode a session's PCM into the requested ``output_format``: MP3 (LAME), raw PCM or mu-law.
 
-One :class:`StreamEncoder` per session keeps the MP3 stream continuous, so the frames a
-session sends concatenate into one valid MP3 (lameenc writes no Xing/Info header, so no
-header frame per generation can make a decoder misread the length). Silence (the tone voice)
+One :class:`StreamEncoder` per session encodes each generation completely (LAME is flushed
+at its end), since the service sends all of a generation's audio in one frame. The frames
+of a session still concatenate into one valid run of MP3 frames: lameenc writes no
+Xing/Info header, so no header frame per generation can make a decoder misread the length;
+each generation only adds LAME's short start and end padding. Silence (the tone voice)
 takes a fast path: MP3 frames of digital silence repeat with a period of 49 frames, so they
 are encoded once per format and replayed, which makes hours of audio cost almost nothing.
 """
@@ -169,47 +171,27 @@ def _silence_frames(fmt: OutputFormat) -> _SilenceFrames:
 
 
 class StreamEncoder:
-    """One session's encoder: ``encode`` returns the bytes ready so far, ``finish`` the rest.
+    """One session's encoder: ``encode`` returns all of one generation's audio.
 
-    MP3 keeps one LAME encoder until a flush or the end of stream, then starts a new one:
-    the concatenation stays one valid stream (no Xing header) and a flush delivers all of
-    its audio at once, as the protocol promises.
+    MP3 takes a new LAME encoder per generation and flushes it at the generation's end;
+    silent MP3 continues one periodic stream of frames, the generation's last frame padded
+    out with silence.
     """
 
     def __init__(self, fmt: OutputFormat) -> None:
         self.format = fmt
-        self._lame: lameenc.Encoder | None = None
-        self._silent_samples = 0
         self._silent_frames_sent = 0
 
     def encode(self, speech: Speech) -> bytes:
+        """The whole generation in the output format, nothing held back for the next one."""
         fmt = self.format
         if speech.pcm is None:
             return self._encode_silence(speech)
         if fmt.codec == "mp3":
-            if self._lame is None:
-                self._lame = _lame(fmt, speech.sample_rate)
-            out = bytes(self._lame.encode(speech.pcm)) if speech.pcm else b""
-            # An empty result (a very short generation) would leave its alignment with no
-            # audio to ride on: drain instead; the stream stays valid.
-            return out or self.finish()
+            lame = _lame(fmt, speech.sample_rate)
+            return bytes(lame.encode(speech.pcm)) + bytes(lame.flush()) if speech.pcm else b""
         pcm = resample(speech.pcm, speech.sample_rate, fmt.sample_rate)
         return ulaw(pcm) if fmt.codec == "ulaw" else pcm
-
-    def finish(self) -> bytes:
-        """Everything still held back: LAME's last frames, or the last partial silent frame."""
-        if self._lame is not None:
-            out = bytes(self._lame.flush())
-            self._lame = None
-            return out
-        if self.format.codec != "mp3" or not self._silent_samples:
-            return b""
-        table = _silence_frames(self.format)
-        target = -(-self._silent_samples // table.samples_per_frame)
-        self._silent_samples = target * table.samples_per_frame
-        out = table.frames(self._silent_frames_sent, target)
-        self._silent_frames_sent = target
-        return out
 
     def _encode_silence(self, speech: Speech) -> bytes:
         fmt = self.format
@@ -218,9 +200,9 @@ class StreamEncoder:
             return bytes(2 * samples)
         if fmt.codec == "ulaw":
             return b"\xff" * samples
+        # Whole frames only: the generation's last one is padded out with silence.
         table = _silence_frames(fmt)
-        self._silent_samples += samples
-        target = self._silent_samples // table.samples_per_frame
+        target = self._silent_frames_sent + -(-samples // table.samples_per_frame)
         out = table.frames(self._silent_frames_sent, target)
         self._silent_frames_sent = target
         return out

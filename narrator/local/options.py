@@ -19,11 +19,30 @@ class ServerOptions:
 
     ``max_concurrency`` counts sessions that have started generating (idle connections opened
     ahead do not count, as on the service where only generating time counts); above it a
-    session waits (``"queue"``) or gets ``too_many_concurrent_requests`` and close 1008
-    (``"refuse"``). ``quota_characters`` is per key over the server's life; past it a session
-    gets ``quota_exceeded`` and close 1008 (``"error"``) or no audio and a normal final
-    (``"silent"``). ``echo_key_in_errors`` repeats a wrong key in the invalid-key error.
-    Faults apply to the first ``fault_sessions`` sessions (None: all).
+    session waits (``"queue"``, the default: what the service does on WebSockets) or gets
+    ``too_many_concurrent_requests`` and close 1008 (``"refuse"``).
+
+    ``quota_characters`` is per key over the server's life, counting every character
+    received (keep-alive spaces too). The message that passes it ends the session:
+    ``"error"`` sends a ``quota_exceeded`` frame and closes 1008; ``"close"`` closes 1008
+    with no frame, the reason "This request exceeds your quota of N. You have M credits
+    remaining, while K credits are required for this request." cut to 123 bytes (as seen
+    on the service); ``"silent"`` sends no more audio and ends with a normal final.
+
+    A generation is one frame, so ``drop_after_frames`` (abort the TCP connection, no close
+    frame) and ``internal_error_after_frames`` (error frame and close 1011) count
+    generations: the fault hits right after the Nth frame (0: before the first). Faults
+    apply to the first ``fault_sessions`` sessions (None: all).
+
+    ``repeat_alignment`` makes ``alignment`` restart from the session's character 0, as
+    Flash v2.5 has been seen to do: the frame of every generation after the first carries,
+    in front of its own entries, the own entries of every earlier generation in order, with
+    the characters and times they first had (each generation's times start at 0). So the
+    times go back to 0 wherever a generation begins, the last ``len(text)`` entries are this
+    generation's, and a client that counts characters naively over-counts.
+    ``normalizedAlignment`` is never repeated: it is always the generation's own.
+
+    ``echo_key_in_errors`` repeats a wrong key in the invalid-key error.
     """
 
     api_key: str | None = None
@@ -32,10 +51,11 @@ class ServerOptions:
     max_concurrency: int | None = None
     concurrency_mode: Literal["queue", "refuse"] = "queue"
     quota_characters: int | None = None
-    quota_mode: Literal["error", "silent"] = "error"
+    quota_mode: Literal["error", "close", "silent"] = "error"
     drop_after_frames: int | None = None
     internal_error_after_frames: int | None = None
     fault_sessions: int | None = None
+    repeat_alignment: bool = False
     voice_engine: Literal["espeak", "tone"] = "espeak"
     echo_key_in_errors: bool = False
     certfile: str | None = None
@@ -76,11 +96,14 @@ class Limits:
         return True
 
     def quota_failure(self, key: str, characters: int) -> ProtocolFailure:
-        remaining = max((self.options.quota_characters or 0) - self._used.get(key, 0), 0)
+        """The end of a session over quota: a frame and a close, or (``"close"``) the close."""
+        quota = self.options.quota_characters or 0
+        remaining = max(quota - self._used.get(key, 0), 0)
         return ProtocolFailure(
             "quota_exceeded",
-            f"This request exceeds your quota. You have {remaining} credits remaining, while "
-            f"{characters} credits are required for this request.",
+            f"This request exceeds your quota of {quota}. You have {remaining} credits "
+            f"remaining, while {characters} credits are required for this request.",
+            send_frame=self.options.quota_mode != "close",
         )
 
     async def acquire(self, key: str) -> None:

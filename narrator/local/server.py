@@ -87,7 +87,10 @@ class LocalServer:
         try:
             parse_request(request.path)
         except HandshakeRefusal as refusal:
-            return connection.respond(refusal.status, refusal.body)
+            response = connection.respond(refusal.status, refusal.body)
+            del response.headers["Content-Type"]
+            response.headers["Content-Type"] = refusal.content_type
+            return response
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:

@@ -3,7 +3,8 @@
 Written from the ElevenLabs protocol notes (sections 1-7), not from narrator's
 client, so that a misreading shared by both sides cannot pass the tests. The server feeds
 raw client frames in and gets back what to generate; failures are :class:`ProtocolFailure`
-carrying the error frame the service would send.
+carrying the error frame the service would send (or none, for the failures it reports by
+the close alone), refusals at the handshake :class:`HandshakeRefusal`.
 """
 
 from __future__ import annotations
@@ -36,11 +37,18 @@ INTERNAL_ERROR = "We are sorry, something went wrong. You are not charged for th
 
 
 class ProtocolFailure(Exception):
-    """An error frame ``{"message", "error", "code"}`` followed by a close with ``code``."""
+    """An error frame ``{"message", "error", "code"}`` followed by a close with ``code``.
 
-    def __init__(self, error: str, message: str, code: int = 1008) -> None:
+    ``send_frame=False`` is the bare close: the message is only the close reason, as the
+    service has been seen to end a session over quota.
+    """
+
+    def __init__(
+        self, error: str, message: str, code: int = 1008, *, send_frame: bool = True
+    ) -> None:
         super().__init__(message)
         self.error, self.message, self.code = error, message, code
+        self.send_frame = send_frame
 
     def frame(self) -> dict[str, Any]:
         return {"message": self.message, "error": self.error, "code": self.code}
@@ -54,23 +62,50 @@ class ProtocolFailure(Exception):
 class HandshakeRefusal(Exception):
     """An HTTP answer instead of the WebSocket upgrade (unknown path, refused model)."""
 
-    def __init__(self, status: HTTPStatus, body: str) -> None:
+    def __init__(
+        self, status: HTTPStatus, body: str, content_type: str = "text/plain; charset=utf-8"
+    ) -> None:
         super().__init__(body)
-        self.status, self.body = status, body
+        self.status, self.body, self.content_type = status, body, content_type
+
+
+def unsupported_model(model: str) -> HandshakeRefusal:
+    """HTTP 400 with the service's JSON error body, as 2026 recordings show for eleven_v3."""
+    detail = {
+        "code": "unsupported_model",
+        "message": f"The model '{model}' is not supported on the WebSocket stream-input "
+        "endpoint. Use the HTTP text-to-speech endpoints for this model, or choose another one.",
+        "param": "model_id",
+    }
+    return HandshakeRefusal(
+        HTTPStatus.BAD_REQUEST, json.dumps({"detail": detail}), "application/json"
+    )
 
 
 def inactivity_failure(seconds: int) -> ProtocolFailure:
     return ProtocolFailure(
         "input_timeout_exceeded",
         f"Have not received a new text input within the timeout of {seconds} seconds. "
-        "Streaming input terminated. Please make sure to send text input more frequently or "
-        "use the inactivity_timeout query parameter to increase the timeout.",
+        f"Streaming input terminated. Please make sure to send at least one text message "
+        f"every {seconds} seconds or use the inactivity_timeout query parameter to increase "
+        "the timeout.",
+    )
+
+
+def unknown_voice(voice_id: str) -> ProtocolFailure:
+    """The service's answer, after the first frame, to a voice id it does not know."""
+    return ProtocolFailure(
+        "voice_id_does_not_exist", f"A voice with voice_id {voice_id} does not exist."
     )
 
 
 @dataclass(frozen=True)
 class Params:
-    """The query of a stream-input request; unknown parameters are ignored."""
+    """The query of a stream-input request; unknown parameters are ignored.
+
+    ``sync_alignment`` is read but changes nothing here: a generation is one frame, which
+    carries its timing either way.
+    """
 
     voice_id: str
     model_id: str = "eleven_flash_v2_5"
@@ -93,9 +128,7 @@ def parse_request(path: str) -> Params:
     query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
     model = query.get("model_id") or Params.model_id
     if model in REFUSED_MODELS:
-        raise HandshakeRefusal(
-            HTTPStatus.FORBIDDEN, f"Model {model} is not available over WebSockets\n"
-        )
+        raise unsupported_model(model)
     timeout_text = query.get("inactivity_timeout", str(DEFAULT_INACTIVITY_TIMEOUT))
     try:
         timeout = int(float(timeout_text))
@@ -138,12 +171,11 @@ def message_credentials(message: dict[str, Any]) -> str | None:
 
 @dataclass(frozen=True)
 class Received:
-    """What one text message did: characters billed, texts to generate now, and whether all
-    audio must be delivered (``drain``: flush or end of stream) or the stream ends."""
+    """What one text message did: characters billed, texts to generate now (one generation
+    each), and whether the stream ends."""
 
     billed: int = 0
     texts: list[str] = field(default_factory=list)
-    drain: bool = False
     end_of_stream: bool = False
 
 
@@ -206,19 +238,18 @@ class StreamInput:
             if name in message and message[name] != self._first[name]:
                 raise ProtocolFailure("invalid_input_message", SETTINGS_CHANGED)
         text, flush = message.get("text"), message.get("flush", False)
-        if text is None and flush is True:
-            text = " "  # a bare flush, as multi-context clients send it
+        if text is None and flush is True:  # a bare flush, as multi-context clients send it
+            return Received(0, self._take(len(self.buffer)))
         if not isinstance(text, str) or not isinstance(flush, bool):
             raise ProtocolFailure("invalid_input_message", INVALID_INPUT)
         if text == "":
-            return Received(0, self._take(len(self.buffer)), drain=True, end_of_stream=True)
-        billed = 0
-        if text != " ":  # exactly one space is the keep-alive: it adds nothing
-            self.buffer += text
-            billed = len(text)
+            return Received(0, self._take(len(self.buffer)), end_of_stream=True)
+        # A keep-alive (one space) is text like any other: it joins the buffer and is billed,
+        # as 2026 recordings show.
+        self.buffer += text
         if flush or self.params.auto_mode:
-            return Received(billed, self._take(len(self.buffer)), drain=flush)
-        return Received(billed, self._scheduled())
+            return Received(len(text), self._take(len(self.buffer)))
+        return Received(len(text), self._scheduled())
 
     def _scheduled(self) -> list[str]:
         """Generate when the buffer reaches the next threshold, up to its last space only."""

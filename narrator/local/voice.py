@@ -5,8 +5,8 @@ library and its data, so no system package is needed. Its word events give real 
 are spread over each word's characters to build the alignment the protocol sends.
 
 Voice table (ElevenLabs premade voice id -> eSpeak voice); an eSpeak voice name such as
-``en-gb`` or ``en-us+f2`` is accepted directly, anything else falls back to
-:data:`DEFAULT_VOICE` with a warning in the ``narrator.local`` log:
+``en-gb`` or ``en-us+f2`` is accepted directly; anything else is a voice that does not exist,
+which the session reports as the service does (``voice_id_does_not_exist``):
 
 =======================  ===========  ================
 voice id                 name         eSpeak voice
@@ -32,14 +32,11 @@ from __future__ import annotations
 import _ctypes
 import ctypes
 import itertools
-import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import espeakng_loader
-
-log = logging.getLogger("narrator.local")
 
 ESPEAK_RATE = 22050
 DEFAULT_VOICE = "en-us"
@@ -105,15 +102,14 @@ def _voice_names() -> set[str]:
 _KNOWN = _voice_names()
 
 
-def resolve_voice(voice_id: str) -> str:
-    """Map a voice id to an eSpeak voice name; unknown ids fall back (with a warning)."""
+def resolve_voice(voice_id: str) -> str | None:
+    """Map a voice id to an eSpeak voice name; None when no such voice exists."""
     if voice_id in VOICE_TABLE:
         return VOICE_TABLE[voice_id]
     base, _, variant = voice_id.lower().partition("+")
     if base in _KNOWN and (not variant or f"+{variant}" in _KNOWN):
         return voice_id.lower()
-    log.warning("unknown voice_id %r: using the default eSpeak voice %s", voice_id, DEFAULT_VOICE)
-    return DEFAULT_VOICE
+    return None
 
 
 class _Event(ctypes.Structure):

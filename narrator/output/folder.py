@@ -41,8 +41,15 @@ def engine_record(settings: RunSettings) -> dict[str, object]:
         "voice_id": speech.voice_id,
         "model_id": speech.model_id,
         "output_format": speech.output_format,
-        "voice_settings": vars(speech.voice).copy(),
+        "voice_settings": speech.voice.given(),
         "chunk_length_schedule": list(speech.chunk_schedule),
+        "seed": speech.seed,
+        "language_code": speech.language_code,
+        "apply_text_normalization": speech.text_normalization,
+        "pronunciation_dictionaries": [
+            {"id": ident, "version": version}
+            for ident, version in speech.pronunciation_dictionaries
+        ],
         "narrator": __version__,
     }
 

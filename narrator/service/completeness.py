@@ -14,13 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from narrator.errors import BrokenStreamError, IncompleteAudioError
+from narrator.settings import FASTEST_SPEED
 
 #: Fastest narration at speed 1.0, with margin: ordinary narration is about 15 voiced
 #: characters a second, brisk reading 18; 22 leaves room for dense text without letting a
 #: third of a chapter (about 45 a second) pass.
 MAX_CHARS_PER_SECOND = 22.0
-#: The fastest ``speed`` the service allows; a voice's stored settings may use it.
-FASTEST_SPEED = 1.2
 #: Slowest plausible narration, with a wide margin (speed 0.7 reads about 10 a second).
 MIN_CHARS_PER_SECOND = 2.0
 #: Audio any text may carry beyond its characters' share: silence, headers, a short heading.
@@ -82,6 +81,52 @@ def audio_format_problem(head: bytes, output_format: str) -> str | None:
     if rate != wanted:
         return f"the audio is MP3 at {rate or 'an invalid rate'} Hz, not {wanted} Hz"
     return None
+
+
+class Coverage:
+    """Which voiced characters of a text the service's alignment has accounted for.
+
+    Positions, not counts: an alignment item may hold several code points (a Devanagari
+    cluster, an emoji sequence), and a pass may repeat from the start (seen with Flash v2.5),
+    so each chunk is located in the text and each position is counted once. A chunk that
+    cannot be found (normalised text: numbers spelled out) is taken to continue where the
+    last one ended.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._text = "".join(c for c in text if not c.isspace())
+        self._seen = bytearray(len(self._text))
+        self._cursor = 0
+        self.covered = 0
+
+    @property
+    def length(self) -> int:
+        return len(self._text)
+
+    def add(self, chars: Iterable[str]) -> int:
+        """Account for one chunk's characters; returns how many positions are new."""
+        chunk = "".join(c for item in chars for c in item if not c.isspace())
+        if not chunk or not self._text:
+            return 0
+        at = self._locate(chunk)
+        end = min(at + len(chunk), len(self._text))
+        new = (end - at) - self._seen.count(1, at, end)
+        self._seen[at:end] = b"\x01" * (end - at)
+        self._cursor = max(self._cursor, end)
+        self.covered += new
+        return new
+
+    def _locate(self, chunk: str) -> int:
+        text, cursor = self._text, self._cursor
+        if text.startswith(chunk, cursor):
+            return cursor
+        ahead = text.find(chunk, cursor)
+        if ahead >= 0:
+            return ahead
+        earlier = text.find(chunk)  # a repeated pass
+        if earlier >= 0:
+            return earlier
+        return min(cursor, len(text) - 1)
 
 
 @dataclass

@@ -22,6 +22,11 @@ from typing import Any, Generic, Protocol, TypeVar
 class Closable(Protocol):
     async def close(self) -> None: ...
 
+    @property
+    def fresh(self) -> bool:
+        """False once a session opened ahead has waited too long to be used."""
+        ...
+
 
 class Action(Enum):
     """What a failed attempt means for its job and for the run."""
@@ -150,6 +155,9 @@ class Pool(Generic[J, S]):
                 try:
                     session = await opening
                     pending = None
+                    if not session.fresh:  # opened ahead, then kept waiting too long
+                        await session.close()
+                        session = await self._open()
                     if not self._queue.empty() and not self._stopping.is_set():
                         slot.ahead = asyncio.create_task(self._open())
                     try:

@@ -27,7 +27,9 @@ from narrator.errors import (
     BrokenStreamError,
     ConcurrencyLimitError,
     ConnectionDroppedError,
+    FatalServiceError,
     ModelRefusedError,
+    PlanRefusedError,
     QuotaExceededError,
     RateLimitedError,
     ServiceError,
@@ -40,7 +42,6 @@ from narrator.settings import SpeechSettings
 UNSUPPORTED_MODELS = frozenset({"eleven_v3"})
 
 END_OF_STREAM = json.dumps({"text": ""})
-KEEP_ALIVE = json.dumps({"text": " "})
 
 #: Close code of a normal end: anything else after the end of stream is a failure.
 NORMAL_CLOSURE = 1000
@@ -50,14 +51,23 @@ _FATAL_ERRORS: dict[str, type[ServiceError]] = {
     "authentication_required": AuthenticationError,
     "unauthorized": AuthenticationError,
     "quota_exceeded": QuotaExceededError,
+    "detected_unusual_activity": QuotaExceededError,
+    "voice_id_does_not_exist": VoiceNotFoundError,
     "voice_not_found": VoiceNotFoundError,
     "invalid_voice_id": VoiceNotFoundError,
     "model_not_found": ModelRefusedError,
     "unsupported_model": ModelRefusedError,
-    "detected_unusual_activity": QuotaExceededError,
+    "payment_required": PlanRefusedError,
+    "subscription_required": PlanRefusedError,
 }
 _RATE_LIMIT_ERRORS = frozenset({"system_busy", "rate_limited"})
 _CONCURRENCY_ERRORS = frozenset({"too_many_concurrent_requests"})
+#: Known to pass: our own pause (the service's inactivity limit), its internal errors.
+_TRANSIENT_ERRORS = frozenset({"input_timeout_exceeded", "internal_error", "internal_server_error"})
+#: Close codes that say "try again": going away, abnormal, internal error, restart, overload.
+_TRANSIENT_CODES = frozenset({1001, 1006, 1011, 1012, 1013, 1014})
+#: The internal error's words, seen with close 1008 (until 2025) as well as 1011.
+_INTERNAL_ERROR_WORDS = "something went wrong"
 
 
 #: Characters a voice id may hold: URL path characters that need no escaping.
@@ -108,13 +118,17 @@ def session_url(base_url: str, speech: SpeechSettings, inactivity_timeout: int) 
     parts = urlsplit(base_url)
     if parts.scheme not in ("ws", "wss"):
         raise ValueError(f"base URL must start with ws:// or wss://, not {base_url!r}")
-    query = urlencode(
-        {
-            "model_id": speech.model_id,
-            "output_format": speech.output_format,
-            "inactivity_timeout": str(inactivity_timeout),
-        }
-    )
+    params = {
+        "model_id": speech.model_id,
+        "output_format": speech.output_format,
+        "inactivity_timeout": str(inactivity_timeout),
+    }
+    optional = {
+        "seed": None if speech.seed is None else str(speech.seed),
+        "language_code": speech.language_code,
+        "apply_text_normalization": speech.text_normalization,
+    }
+    query = urlencode({**params, **{k: v for k, v in optional.items() if v is not None}})
     path = f"{parts.path.rstrip('/')}/v1/text-to-speech/{speech.voice_id}/stream-input"
     return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
 
@@ -125,21 +139,20 @@ def session_headers(api_key: str | None) -> dict[str, str]:
 
 
 def initial_message(speech: SpeechSettings) -> str:
-    """The first message: exactly one space, the voice settings and the buffering schedule."""
-    voice = speech.voice
-    return json.dumps(
-        {
-            "text": " ",
-            "voice_settings": {
-                "stability": voice.stability,
-                "similarity_boost": voice.similarity_boost,
-                "style": voice.style,
-                "use_speaker_boost": voice.use_speaker_boost,
-                "speed": voice.speed,
-            },
-            "generation_config": {"chunk_length_schedule": list(speech.chunk_schedule)},
-        }
-    )
+    """The first message: exactly one space, the buffering schedule, and only the voice
+    settings the user gave (the voice's stored settings apply to the rest), with any
+    pronunciation dictionaries."""
+    message: dict[str, object] = {"text": " "}
+    given = speech.voice.given()
+    if given:
+        message["voice_settings"] = given
+    message["generation_config"] = {"chunk_length_schedule": list(speech.chunk_schedule)}
+    if speech.pronunciation_dictionaries:
+        message["pronunciation_dictionary_locators"] = [
+            {"pronunciation_dictionary_id": ident, **({"version_id": v} if v else {})}
+            for ident, v in speech.pronunciation_dictionaries
+        ]
+    return json.dumps(message)
 
 
 def text_message(text: str, *, flush: bool = False) -> str:
@@ -290,47 +303,76 @@ def error_from_frame(message: dict[str, object]) -> ServiceError:
 
 
 def error_from_close(code: int | None, reason: str, *, after_final: bool) -> ServiceError | None:
-    """The error a close means, or None for the normal close that follows ``isFinal``."""
+    """The error a close means, or None for the normal close that follows ``isFinal``.
+
+    Called only when no error frame came before the close: the frame, when there is one,
+    names the error better than the close does.
+    """
     if code == NORMAL_CLOSURE and after_final:
         return None
     if code is None:
         return ConnectionDroppedError("the connection was dropped without a close frame")
     if code == NORMAL_CLOSURE:
         return ConnectionDroppedError("the service closed the session before the final message")
-    text = one_line(reason) or "the service closed the connection"
-    if code == 1008 and "quota" in text.casefold():
-        # Seen on the real service: a bare close 1008, no error frame, the quota in words.
-        return QuotaExceededError(
-            f"{text} (the account's credits are likely used up)", code=code, error=None
-        )
-    return _classify("", text, code)
+    return _classify("", one_line(reason) or "the service closed the connection", code)
 
 
 def _classify(name: str, text: str, code: int | None) -> ServiceError:
+    """By the error's name, then by what its words say, then by the code.
+
+    Only what is known to pass is retried; an unexplained refusal (a bare 1008, an unknown
+    name) fails its chapter with the service's words, since retrying it would be paid again.
+    """
+    words = text.casefold()
     if name in _FATAL_ERRORS:
         return _FATAL_ERRORS[name](text, code=code, error=name)
     if name in _CONCURRENCY_ERRORS:
         return ConcurrencyLimitError(text, code=code, error=name)
     if name in _RATE_LIMIT_ERRORS:
         return RateLimitedError(text, code=code, error=name)
-    if code == 1008 and name == "invalid_input_message":
-        # A message of ours the service could not read is a bug, not bad luck: do not retry.
-        return ServiceError(text, code=code, error=name)
-    return TransientServiceError(text, code=code, error=name or None)
-
-
-def error_from_handshake(status: int, model_id: str) -> ServiceError:
-    """HTTP status of a refused handshake: 401 key, 403 model or key, 404 voice, 429 busy."""
-    if status == 401:
-        return AuthenticationError("the service refused the API key", code=status)
-    if status == 403:
-        return ModelRefusedError(
-            f"the service refused the request (model {model_id!r} may not be served "
-            "over WebSockets, or the key lacks access)",
-            code=status,
+    if "quota" in words:
+        # Seen on the real service: a bare close 1008, no error frame, the quota in words.
+        return QuotaExceededError(
+            f"{text} (the account's credits are likely used up)", code=code, error=name or None
         )
-    if status in (400, 404, 422):
-        return VoiceNotFoundError("the service does not know this voice or model", code=status)
+    if name in _TRANSIENT_ERRORS or code in _TRANSIENT_CODES or _INTERNAL_ERROR_WORDS in words:
+        return TransientServiceError(text, code=code, error=name or None)
+    return ServiceError(text, code=code, error=name or None)
+
+
+def error_from_handshake(status: int, body: bytes) -> ServiceError:
+    """A refused handshake, mapped by what its JSON body says, then by its HTTP status.
+
+    The service answers, for example, ``eleven_v3`` with HTTP 400 and
+    ``{"detail": {"code": "unsupported_model", "message": "..."}}``; its message is shown.
+    """
+    name, message = _handshake_detail(body)
+    text = message or f"the service refused the session with HTTP {status}"
+    if name:
+        error = _classify(name, text, status)
+        if isinstance(error, (FatalServiceError, TransientServiceError)):
+            return error
+    if status in (401, 403) and not name:
+        return AuthenticationError(
+            f"{text} (HTTP {status}: a wrong key, or one without access)", code=status
+        )
     if status == 429:
-        return RateLimitedError("the service is busy (HTTP 429)", code=status)
-    return ConnectionDroppedError(f"the handshake failed with HTTP {status}", code=status)
+        return RateLimitedError(text, code=status, error=name or None)
+    if status >= 500:
+        return ConnectionDroppedError(text, code=status, error=name or None)
+    return FatalServiceError(text, code=status, error=name or None)
+
+
+def _handshake_detail(body: bytes) -> tuple[str, str]:
+    """``detail.code`` (or ``status``) and ``detail.message`` of a refusal's JSON body."""
+    try:
+        data = json.loads(body[:65536].decode("utf-8"))
+    except (ValueError, RecursionError):
+        return "", one_line(body[:300].decode("utf-8", "replace")) if body else ""
+    detail = data.get("detail") if isinstance(data, dict) else None
+    if isinstance(detail, str):
+        return "", one_line(detail)
+    if not isinstance(detail, dict):
+        return "", ""
+    name = detail.get("code") or detail.get("status") or ""
+    return one_line(str(name)), one_line(str(detail.get("message") or ""))

@@ -28,12 +28,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from narrator.errors import (
     BrokenStreamError,
     ConnectionDroppedError,
+    QuotaExceededError,
     ServiceError,
     ServiceUnreachableError,
     redact,
 )
 from narrator.service import protocol
 from narrator.service.completeness import (
+    Coverage,
     StreamTally,
     check_audio,
     check_complete,
@@ -47,6 +49,8 @@ ProgressSink = Callable[[int], None]
 
 #: Consecutive failed connections after which a run that never connected stops.
 FIRST_CONNECT_ATTEMPTS = 3
+#: Streams in a row with no audio and no error that stop the run (see SilenceWatch).
+SILENT_STREAMS = 2
 #: Seconds to wait for the close that follows ``isFinal`` before closing ourselves.
 CLOSE_AFTER_FINAL_S = 10.0
 
@@ -72,6 +76,28 @@ def _close_error(
     return protocol.error_from_close(exc.rcvd.code, exc.rcvd.reason, after_final=after_final)
 
 
+class SilenceWatch:
+    """Streams in a row that ended with text sent, no audio at all and no error.
+
+    The real service has been seen to answer an exhausted quota exactly so. One such stream
+    may be bad luck and is retried; :data:`SILENT_STREAMS` in a row stop the run.
+    """
+
+    def __init__(self) -> None:
+        self._silent = 0
+
+    def stream_ended(self, tally: StreamTally) -> None:
+        if tally.audio_bytes or not tally.characters_sent:
+            self._silent = 0
+            return
+        self._silent += 1
+        if self._silent >= SILENT_STREAMS:
+            raise QuotaExceededError(
+                f"{self._silent} streams in a row ended with no audio and no error: "
+                "the account's quota is likely used up"
+            )
+
+
 class Connector:
     """Opens initialised sessions for one run's service and speech settings.
 
@@ -89,6 +115,7 @@ class Connector:
         self._where = f"{parts.scheme}://{parts.hostname}" + (
             f":{parts.port}" if parts.port else ""
         )
+        self._silence = SilenceWatch()
         self._ever_opened = False
         self._failures = 0
         self._failing_since: float | None = None
@@ -112,7 +139,7 @@ class Connector:
         except Exception as exc:
             raise self._translate_handshake(exc) from exc
         self._ever_opened, self._failures, self._failing_since = True, 0, None
-        session = Session(ws, self._service, self._speech)
+        session = Session(ws, self._service, self._speech, self._silence)
         try:
             await session.start()
         except ServiceError as exc:
@@ -126,7 +153,8 @@ class Connector:
     def _translate_handshake(self, exc: Exception) -> ServiceError:
         key = self._service.api_key
         if isinstance(exc, websockets.exceptions.InvalidStatus):
-            error = protocol.error_from_handshake(exc.response.status_code, self._speech.model_id)
+            response = exc.response
+            error = protocol.error_from_handshake(response.status_code, bytes(response.body or b""))
             return error.redacted(key)
         if isinstance(exc, TimeoutError):
             reason = f"no answer to the handshake within {self._service.open_timeout:g} s"
@@ -150,36 +178,34 @@ class Connector:
 
 
 class Session:
-    """An initialised stream-input connection, waiting for its one chapter."""
+    """An initialised stream-input connection, waiting for its one chapter.
 
-    def __init__(self, ws: ClientConnection, service: ServiceSettings, speech: SpeechSettings):
+    It sends no keep-alive: a keep-alive space joins the spoken text on the real service (and
+    may be billed), so a session opened ahead is used only while it is fresh (:attr:`fresh`),
+    well inside the service's inactivity timeout; a stale one is closed unused.
+    """
+
+    def __init__(
+        self,
+        ws: ClientConnection,
+        service: ServiceSettings,
+        speech: SpeechSettings,
+        silence: SilenceWatch,
+    ):
         self._ws = ws
         self._service = service
         self._speech = speech
-        self._keepalive: asyncio.Task[None] | None = None
+        self._silence = silence
+        self._opened = time.monotonic()
         self._used = False
+
+    @property
+    def fresh(self) -> bool:
+        """Young enough that the service has not closed it for inactivity."""
+        return time.monotonic() - self._opened < self._service.inactivity_timeout / 2
 
     async def start(self) -> None:
         await self._send(protocol.initial_message(self._speech))
-        self._keepalive = asyncio.create_task(self._keep_alive())
-
-    async def _keep_alive(self) -> None:
-        """Reset the service's inactivity timer while the session waits for a chapter."""
-        interval = max(0.2, self._service.inactivity_timeout / 3)
-        while True:
-            await asyncio.sleep(interval)
-            await self._send(protocol.KEEP_ALIVE)
-
-    async def _stop_keepalive(self) -> None:
-        if self._keepalive is None:
-            return
-        task, self._keepalive = self._keepalive, None
-        if task.done():
-            task.result()  # a keep-alive that failed means the connection is gone
-            return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
     async def narrate(
         self,
@@ -193,8 +219,8 @@ class Session:
             raise RuntimeError("a session narrates one chapter")
         self._used = True
         try:
-            await self._stop_keepalive()
             await self._exchange(pieces, sink, tally, on_progress)
+            self._silence.stream_ended(tally)
             check_complete(tally, self._speech.output_format, self._speech.fastest_speed)
         except ServiceError as exc:
             raise exc.redacted(self._service.api_key) from exc.__cause__
@@ -206,10 +232,10 @@ class Session:
         tally: StreamTally,
         on_progress: ProgressSink | None,
     ) -> None:
-        spoken = sum(spoken_length(piece) for piece in pieces)
+        receiver = _Receiver(self._speech, "".join(pieces), sink, tally, on_progress)
         sender = asyncio.create_task(self._send_all(pieces, tally))
         try:
-            await self._receive_all(_Receiver(self._speech, spoken, sink, tally, on_progress))
+            await self._receive_all(receiver)
             await sender  # surfaces a send failure that the receiver did not see
         finally:
             if not sender.done():
@@ -226,14 +252,25 @@ class Session:
         await self._send(protocol.END_OF_STREAM)
 
     async def _receive_all(self, receiver: _Receiver) -> None:
+        """Read until the close; every wait is bounded.
+
+        Before the first audio the bound is ``queue_timeout``: over the plan's concurrency the
+        service queues the session, and giving up then would pay for its text again. After
+        it, a stall of ``stall_timeout`` gives the session up; and the whole session may
+        take no longer than both plus the longest audio its text can need.
+        """
         loop = asyncio.get_running_loop()
-        stall = self._service.stall_timeout
-        allowed = stall + max_audio_seconds(receiver.spoken)
-        deadline = loop.time() + allowed
-        last_news = loop.time()
+        stall, queue = self._service.stall_timeout, self._service.queue_timeout
+        allowed = queue + stall + max_audio_seconds(receiver.spoken)
+        started = loop.time()
+        deadline = started + allowed
+        last_news: float | None = None
         final = False
         while True:
-            limit = last_news + (CLOSE_AFTER_FINAL_S if final else stall)
+            if final:
+                limit = loop.time() + CLOSE_AFTER_FINAL_S
+            else:
+                limit = started + queue if last_news is None else last_news + stall
             try:
                 raw = await asyncio.wait_for(self._ws.recv(), min(limit, deadline) - loop.time())
             except websockets.exceptions.ConnectionClosed as exc:
@@ -248,12 +285,16 @@ class Session:
                     raise BrokenStreamError(
                         f"the session took longer than the {allowed:.0f} s allowed for its text"
                     ) from exc
+                if last_news is None:
+                    raise ConnectionDroppedError(
+                        f"no audio from the service within {queue:g} s of sending the text"
+                    ) from exc
                 raise ConnectionDroppedError(
                     f"no audio from the service for {stall:g} s; giving the session up"
                 ) from exc
             event = protocol.parse_message(raw)
             if isinstance(event, protocol.Final):
-                final, last_news = True, loop.time()
+                final = True
             elif not final and receiver.take(event):
                 last_news = loop.time()
 
@@ -261,16 +302,26 @@ class Session:
         try:
             await self._ws.send(message)
         except websockets.exceptions.ConnectionClosed as exc:
-            raise _close_error(exc, after_final=False) or ConnectionDroppedError(
-                "connection closed"
-            ) from exc
+            raise await self._error_before(exc) from exc
         except OSError as exc:
             raise ConnectionDroppedError(f"connection lost: {exc}") from exc
 
+    async def _error_before(self, exc: websockets.exceptions.ConnectionClosed) -> ServiceError:
+        """What the service said before it closed: an error frame names the error better
+        than its close (a bad key on a session opened ahead, say)."""
+        with contextlib.suppress(websockets.exceptions.ConnectionClosed, TimeoutError):
+            while True:
+                raw = await asyncio.wait_for(self._ws.recv(), 1.0)
+                try:
+                    protocol.parse_message(raw)
+                except BrokenStreamError:
+                    continue
+                except ServiceError as error:
+                    return error
+        return _close_error(exc, after_final=False) or ConnectionDroppedError("connection closed")
+
     async def close(self) -> None:
         """Close without waiting long: used for sessions never given a chapter."""
-        with contextlib.suppress(Exception):
-            await self._stop_keepalive()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._ws.close(), 2.0)
 
@@ -281,27 +332,33 @@ class _Receiver:
     def __init__(
         self,
         speech: SpeechSettings,
-        spoken: int,
+        text: str,
         sink: AudioSink,
         tally: StreamTally,
         on_progress: ProgressSink | None,
     ) -> None:
-        self.spoken = spoken
+        self.coverage = Coverage(text)
+        self.spoken = self.coverage.length
         self._format = speech.output_format
         self._sink, self._tally, self._on_progress = sink, tally, on_progress
 
     def take(self, event: protocol.AudioChunk) -> bool:
-        """Pass the frame's audio on; True when it brought news (audio or timing)."""
+        """Pass the frame's audio on; True when it brought news (audio or timing).
+
+        Timing is read from ``alignment``, else from ``normalizedAlignment``; each position
+        of the text is counted once, so a repeated pass adds nothing.
+        """
         tally = self._tally
         if event.audio:
             check_audio(tally, event.audio, self._format, self.spoken)
             self._sink(event.audio)
             tally.audio_bytes += len(event.audio)
+        alignment = event.alignment or event.normalized_alignment
         voiced = 0
-        if event.alignment is not None:
+        if alignment is not None:
             tally.alignment_seen = True
-            voiced = spoken_length(event.alignment.chars)
-            tally.aligned_characters += voiced
+            voiced = self.coverage.add(alignment.chars)
+            tally.aligned_characters = self.coverage.covered
             if self._on_progress is not None and voiced:
                 self._on_progress(voiced)
         return bool(event.audio) or voiced > 0

@@ -12,11 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from websockets.asyncio.client import connect
 
 from narrator.local import ServerOptions, serve_in_thread
+from narrator.local import cli as server_cli
 
-from .wire import BOS, EOS, audio_frames, rest_of_session, stream_url
+from .wire import BOS, EOS, GEORGE, audio_frames, rest_of_session, stream_url
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +75,7 @@ def test_narrate_server_prints_its_url_and_stops_on_ctrl_c() -> None:
         url = line.split()[-1]
 
         async def talk() -> list[dict[str, object]]:
-            path = f"{url}/v1/text-to-speech/x/stream-input"
+            path = f"{url}/v1/text-to-speech/{GEORGE}/stream-input"
             async with connect(path, additional_headers={"xi-api-key": "k"}) as ws:
                 await ws.send(BOS)
                 await ws.send(json.dumps({"text": "From the CLI. ", "flush": True}))
@@ -86,3 +88,23 @@ def test_narrate_server_prints_its_url_and_stops_on_ctrl_c() -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_narrate_server_options_become_server_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    served: list[ServerOptions] = []
+
+    async def serve(host: str, port: int, options: ServerOptions) -> None:
+        served.append(options)
+
+    monkeypatch.setattr(server_cli, "_serve", serve)
+    args = ["--quota", "100", "--quota-mode", "close", "--repeat-alignment",
+            "--drop-after-frames", "3", "--internal-error-after-frames", "4"]  # fmt: skip
+    result = CliRunner().invoke(server_cli.main, args)
+    assert result.exit_code == 0, result.output
+    (options,) = served
+    assert (options.quota_characters, options.quota_mode) == (100, "close")
+    assert options.repeat_alignment is True
+    assert (options.drop_after_frames, options.internal_error_after_frames) == (3, 4)
+    assert options.concurrency_mode == "queue"
+    CliRunner().invoke(server_cli.main, [])
+    assert served[-1] == ServerOptions()

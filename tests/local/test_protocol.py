@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
@@ -37,19 +38,41 @@ async def test_end_of_stream_sends_audio_then_the_final_message_then_close_1000(
     assert ws.close_code == 1000
 
 
+def _well_formed(timing: dict[str, list[Any]]) -> None:
+    starts, durations = timing["charStartTimesMs"], timing["charDurationsMs"]
+    assert len(starts) == len(durations) == len(timing["chars"])
+    assert starts == sorted(starts) and starts[0] == 0
+    assert all(isinstance(v, int) and v >= 0 for v in starts + durations)
+
+
 async def test_alignment_covers_the_generated_characters_in_order(
     local_server: ServerFactory,
 ) -> None:
     async with local_server() as server:
         messages, _ = await narrate(server, "Hello wörld, café 42. ")
     alignment = audio_frames(messages)[0]["alignment"]
-    assert alignment == audio_frames(messages)[0]["normalizedAlignment"]
     assert "".join(alignment["chars"]) == "Hello wörld, café 42. "
-    starts, durations = alignment["charStartTimesMs"], alignment["charDurationsMs"]
-    assert len(starts) == len(durations) == len(alignment["chars"])
-    assert starts == sorted(starts) and starts[0] == 0
-    assert all(isinstance(v, int) and v >= 0 for v in starts + durations)
-    assert starts[6] > 100  # "wörld" starts when eSpeak says it does, not at 0
+    _well_formed(alignment)
+    assert alignment["charStartTimesMs"][6] > 100  # "wörld" starts when eSpeak says, not at 0
+
+
+async def test_normalized_alignment_begins_with_a_space_and_spells_numbers(
+    local_server: ServerFactory,
+) -> None:
+    async with local_server() as server:
+        messages, _ = await narrate(server, "Chapter 12 has 1,500 words. ")
+    (frame,) = audio_frames(messages)
+    alignment, normalized = frame["alignment"], frame["normalizedAlignment"]
+    assert normalized is not alignment and normalized != alignment
+    assert "".join(alignment["chars"]) == "Chapter 12 has 1,500 words. "
+    assert "".join(normalized["chars"]) == " Chapter twelve has one thousand five hundred words. "
+    _well_formed(normalized)
+    # "twelve" takes the time eSpeak gave "12"; the text around it keeps its own timing.
+    twelve = "".join(normalized["chars"]).index("twelve")
+    assert normalized["charStartTimesMs"][twelve] == alignment["charStartTimesMs"][8]
+    assert normalized["charStartTimesMs"][1:9] == alignment["charStartTimesMs"][:8]
+    end = normalized["charStartTimesMs"][-1] + normalized["charDurationsMs"][-1]
+    assert end == alignment["charStartTimesMs"][-1] + alignment["charDurationsMs"][-1]
 
 
 async def test_119_characters_wait_and_the_120th_starts_a_generation(
@@ -112,19 +135,23 @@ async def test_flush_generates_everything_and_keeps_the_connection_open(
         assert (await rest_of_session(ws))[-1] == FINAL
 
 
-async def test_keep_alive_adds_nothing_and_resets_the_timer(local_server: ServerFactory) -> None:
+async def test_keep_alive_spaces_join_the_text_and_reset_the_timer(
+    local_server: ServerFactory,
+) -> None:
     async with local_server() as server:
         url = stream_url(server, inactivity_timeout="1")
         async with connect(url) as ws:
             await ws.send(BOS)
-            await ws.send('{"text": "Kept. "}')
+            await ws.send('{"text": "Kept"}')
             for _ in range(3):
                 assert await no_message_within(ws, 0.6)
                 await ws.send('{"text": " "}')
+            await ws.send('{"text": "going. "}')
             await ws.send(EOS)
             messages = await rest_of_session(ws)
-        assert "".join(audio_frames(messages)[0]["alignment"]["chars"]) == "Kept. "
-        assert server.stats.characters_received == len("Kept. ")
+        # Spoken and billed like any text (2026 recordings), not dropped.
+        assert "".join(audio_frames(messages)[0]["alignment"]["chars"]) == "Kept   going. "
+        assert server.stats.characters_received == len("Kept   going. ")
         assert ws.close_code == 1000
 
 
@@ -137,8 +164,9 @@ async def test_inactivity_timeout_sends_the_error_and_closes_1008(
     assert messages == [
         {
             "message": "Have not received a new text input within the timeout of 1 seconds. "
-            "Streaming input terminated. Please make sure to send text input more frequently "
-            "or use the inactivity_timeout query parameter to increase the timeout.",
+            "Streaming input terminated. Please make sure to send at least one text message "
+            "every 1 seconds or use the inactivity_timeout query parameter to increase the "
+            "timeout.",
             "error": "input_timeout_exceeded",
             "code": 1008,
         }
@@ -235,21 +263,65 @@ async def test_auto_mode_generates_each_message(local_server: ServerFactory) -> 
         assert "".join((await next_message(ws))["alignment"]["chars"]) == "One sentence. "
 
 
-async def test_sync_alignment_puts_timing_on_every_frame(local_server: ServerFactory) -> None:
-    text = SENTENCE * 6
-    async with local_server() as server:
-        plain, _ = await narrate(server, text, output_format="pcm_16000")
-        synced, _ = await narrate(server, text, output_format="pcm_16000", sync_alignment="true")
-    assert len(audio_frames(plain)) > 2
-    assert [f["alignment"] is None for f in audio_frames(plain)][1:] == [True] * (
-        len(audio_frames(plain)) - 1
+@pytest.mark.parametrize("sync_alignment", ["false", "true"])
+async def test_a_generation_is_one_frame_over_1_mib_with_its_timing_from_0(
+    local_server: ServerFactory, sync_alignment: str
+) -> None:
+    text = SENTENCE * 9  # 405 characters: 28 s of 44.1 kHz PCM, 2.4 MB in one frame
+    async with local_server(voice_engine="tone") as server:
+        messages, _ = await narrate(
+            server, text, output_format="pcm_44100", sync_alignment=sync_alignment
+        )
+    (frame,) = audio_frames(messages)
+    assert len(frame["audio"]) * 3 // 4 > 2**20
+    assert "".join(frame["alignment"]["chars"]) == text
+    _well_formed(frame["alignment"])
+    spoken_ms = (
+        frame["alignment"]["charStartTimesMs"][-1] + frame["alignment"]["charDurationsMs"][-1]
     )
-    frames = audio_frames(synced)
-    assert all(f["alignment"] for f in frames)
-    assert "".join(c for f in frames for c in f["alignment"]["chars"]) == text
-    # times are relative to each frame: 16-bit samples at 16 kHz, so 32 bytes per ms
-    second = frames[1]["alignment"]
-    assert second["charStartTimesMs"][0] < len(frames[0]["audio"]) * 3 // 4 // 32
+    assert len(frame["audio"]) * 3 // 4 // 2 / 44.1 == pytest.approx(spoken_ms, abs=1)
+
+
+async def test_each_generations_timing_starts_at_0_on_its_one_frame(
+    local_server: ServerFactory,
+) -> None:
+    async with local_server() as server, connect(stream_url(server)) as ws:
+        await ws.send(BOS)
+        await ws.send(json.dumps({"text": "First part. ", "flush": True}))
+        await ws.send(json.dumps({"text": "Second part. ", "flush": True}))
+        await ws.send(EOS)
+        frames = audio_frames(await rest_of_session(ws))
+    assert len(frames) == 2
+    for frame, text in zip(frames, ["First part. ", "Second part. "], strict=True):
+        assert "".join(frame["alignment"]["chars"]) == text
+        assert "".join(frame["normalizedAlignment"]["chars"]) == " " + text
+        _well_formed(frame["alignment"])
+
+
+async def test_repeat_alignment_restarts_alignment_from_character_0(
+    local_server: ServerFactory,
+) -> None:
+    texts = ["First part. ", "Second part. ", "Third part. "]
+    async with local_server(repeat_alignment=True) as server, connect(stream_url(server)) as ws:
+        await ws.send(BOS)
+        for text in texts:
+            await ws.send(json.dumps({"text": text, "flush": True}))
+        await ws.send(EOS)
+        frames = audio_frames(await rest_of_session(ws))
+    assert len(frames) == 3
+    alignments = [f["alignment"] for f in frames]
+    # Each alignment repeats every earlier generation's own entries, then its own.
+    for k, alignment in enumerate(alignments):
+        assert "".join(alignment["chars"]) == "".join(texts[: k + 1])
+        own = len(texts[k])
+        first = alignments[0] if k == 0 else {n: v[-own:] for n, v in alignment.items()}
+        assert first["charStartTimesMs"][0] == 0
+    assert alignments[2]["charStartTimesMs"][: len(texts[0])] == alignments[0]["charStartTimesMs"]
+    assert alignments[2]["charStartTimesMs"][len(texts[0])] == 0  # back to 0: a new pass
+    # A naive client that adds up the characters counts 12 + 25 + 38 instead of 38.
+    assert sum(len(a["chars"]) for a in alignments) > len("".join(texts))
+    # normalizedAlignment is never repeated.
+    assert ["".join(f["normalizedAlignment"]["chars"]) for f in frames] == [" " + t for t in texts]
 
 
 async def test_unknown_query_parameters_are_ignored(local_server: ServerFactory) -> None:
@@ -261,11 +333,46 @@ async def test_unknown_query_parameters_are_ignored(local_server: ServerFactory)
     assert audio_frames(messages) and ws.close_code == 1000
 
 
-async def test_eleven_v3_is_refused_with_403_at_the_handshake(local_server: ServerFactory) -> None:
+async def test_eleven_v3_is_refused_with_400_and_a_json_body_at_the_handshake(
+    local_server: ServerFactory,
+) -> None:
     async with local_server() as server:
         with pytest.raises(InvalidStatus) as refused:
             await connect(stream_url(server, model_id="eleven_v3"))
-    assert refused.value.response.status_code == 403
+    response = refused.value.response
+    assert response.status_code == 400
+    assert response.headers["Content-Type"] == "application/json"
+    body = json.loads(response.body)
+    assert body["detail"]["code"] == "unsupported_model"
+    assert body["detail"]["param"] == "model_id"
+    assert "eleven_v3" in body["detail"]["message"]
+    assert "not supported" in body["detail"]["message"]
+    assert set(body["detail"]) == {"code", "message", "param"}
+
+
+async def test_an_unknown_voice_is_refused_after_the_first_frame(
+    local_server: ServerFactory,
+) -> None:
+    message = "A voice with voice_id NoSuchVoice123 does not exist."
+    async with (
+        local_server() as server,
+        connect(stream_url(server, voice="NoSuchVoice123")) as ws,
+    ):
+        assert await no_message_within(ws, 0.3)  # the handshake succeeds; nothing yet
+        await ws.send(BOS)
+        messages = await rest_of_session(ws)
+    assert messages == [{"message": message, "error": "voice_id_does_not_exist", "code": 1008}]
+    assert (ws.close_code, ws.close_reason) == (1008, message)
+
+
+async def test_an_unknown_voice_reason_is_cut_to_123_bytes(local_server: ServerFactory) -> None:
+    voice = "é" * 80  # 160 bytes in UTF-8
+    async with local_server() as server, connect(stream_url(server, voice=voice)) as ws:
+        await ws.send(BOS)
+        (error,) = await rest_of_session(ws)
+    assert error["message"] == f"A voice with voice_id {voice} does not exist."
+    assert ws.close_reason == error["message"].encode()[:123].decode("utf-8", "ignore")
+    assert len(ws.close_reason.encode()) <= 123
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,10 @@ import json
 import time
 
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedError
+
+from narrator.local import ServerOptions
 
 from .wire import (
     BOS,
@@ -97,8 +99,46 @@ async def test_quota_error_mode_sends_quota_exceeded_and_closes_1008(
             await ws.send(json.dumps({"text": SENTENCE}))  # 90 > 60
             messages = await rest_of_session(ws)
     assert first[-1] == FINAL
-    assert len(messages) == 1 and messages[0]["error"] == "quota_exceeded"
-    assert messages[0]["code"] == 1008 and ws.close_code == 1008
+    message = (
+        "This request exceeds your quota of 60. You have 15 credits remaining, while 45 "
+        "credits are required for this request."
+    )
+    assert messages == [{"message": message, "error": "quota_exceeded", "code": 1008}]
+    assert (ws.close_code, ws.close_reason) == (1008, message)
+
+
+async def test_quota_close_mode_closes_1008_with_the_reason_and_no_frame(
+    local_server: ServerFactory,
+) -> None:
+    async with local_server(quota_characters=50, quota_mode="close") as server:
+        first, _ = await narrate(server, SENTENCE)  # 45 of 50
+        async with connect(stream_url(server)) as ws:
+            await ws.send(BOS)
+            await ws.send(json.dumps({"text": SENTENCE}))
+            messages = await rest_of_session(ws)
+    assert first[-1] == FINAL
+    assert messages == []
+    assert (ws.close_code, ws.close_reason) == (
+        1008,
+        "This request exceeds your quota of 50. You have 5 credits remaining, while 45 "
+        "credits are required for this request.",
+    )
+
+
+async def test_quota_close_reason_is_cut_to_123_bytes(local_server: ServerFactory) -> None:
+    async with (
+        local_server(quota_characters=999_999, quota_mode="close") as server,
+        connect(stream_url(server)) as ws,
+    ):
+        await ws.send(BOS)
+        await ws.send(json.dumps({"text": "a " * 500_000}))
+        assert await rest_of_session(ws) == []
+    message = (
+        "This request exceeds your quota of 999999. You have 999999 credits remaining, while "
+        "1000000 credits are required for this request."
+    )
+    assert len(message) > 123
+    assert (ws.close_code, ws.close_reason) == (1008, message[:123])
 
 
 async def test_quota_silent_mode_gives_no_audio_and_a_normal_final(
@@ -135,14 +175,14 @@ async def test_concurrency_refuse_mode_sends_too_many_concurrent_requests(
     assert any(r[-1] == FINAL for r in results)
 
 
-async def test_concurrency_queue_mode_makes_the_second_session_wait(
-    local_server: ServerFactory,
-) -> None:
+async def test_over_the_limit_sessions_queue_by_default(local_server: ServerFactory) -> None:
+    assert ServerOptions().concurrency_mode == "queue"
     async with local_server(max_concurrency=1, chars_per_second=150) as server:
         started = time.monotonic()
         results = await _two_at_once(stream_url(server), SENTENCE)
         elapsed = time.monotonic() - started
         assert server.stats.peak_concurrency == 1
+    assert not any(m.get("error") for r in results for m in r)
     assert all(r[-1] == FINAL for r in results)
     assert elapsed >= 2 * len(SENTENCE) / 150 - 0.05  # one after the other
 
@@ -159,21 +199,39 @@ async def test_latency_switches_delay_the_first_audio(local_server: ServerFactor
         assert time.monotonic() - started >= 0.4 + len(SENTENCE) / 100 - 0.05
 
 
-async def test_drop_after_frames_aborts_without_a_close_frame(local_server: ServerFactory) -> None:
-    async with local_server(drop_after_frames=1) as server, connect(stream_url(server)) as ws:
-        await ws.send(BOS)
-        await ws.send(json.dumps({"text": SENTENCE * 3, "flush": True}))
-        await next_message(ws)
+async def _three_generations(ws: ClientConnection) -> None:
+    await ws.send(BOS)
+    for part in ("One. ", "Two. ", "Three. "):
+        await ws.send(json.dumps({"text": part, "flush": True}))
+
+
+async def test_drop_after_frames_counts_generations_and_sends_no_close_frame(
+    local_server: ServerFactory,
+) -> None:
+    async with local_server(drop_after_frames=2) as server, connect(stream_url(server)) as ws:
+        await _three_generations(ws)
+        first, second = await next_message(ws), await next_message(ws)
         with pytest.raises(ConnectionClosedError) as closed:
             await next_message(ws)
     assert closed.value.rcvd is None
-    assert server.stats.audio_frames_sent == 1
+    assert "".join(first["alignment"]["chars"]) == "One. "  # whole frames, one a generation
+    assert "".join(second["alignment"]["chars"]) == "Two. "
+    assert server.stats.audio_frames_sent == 2
 
 
-async def test_internal_error_after_frames_sends_1011(local_server: ServerFactory) -> None:
-    async with local_server(internal_error_after_frames=1) as server:
-        messages, ws = await narrate(server, SENTENCE * 3)
-    assert len(audio_frames(messages)) == 1
+async def test_internal_error_after_frames_counts_generations_and_sends_1011(
+    local_server: ServerFactory,
+) -> None:
+    async with (
+        local_server(internal_error_after_frames=2) as server,
+        connect(stream_url(server)) as ws,
+    ):
+        await _three_generations(ws)
+        messages = await rest_of_session(ws)
+    assert ["".join(m["alignment"]["chars"]) for m in audio_frames(messages)] == [
+        "One. ",
+        "Two. ",
+    ]
     assert messages[-1] == {
         "message": "We are sorry, something went wrong. You are not charged for this request.",
         "error": "internal_server_error",
