@@ -152,9 +152,21 @@ class Interrupted(NarratorError):
 
 def redact(text: str, secret: str | None) -> str:
     """Remove a secret from text that might echo it (URLs, headers, server messages)."""
-    if secret:
-        text = text.replace(secret, "***")
-    return text
+    if not secret:
+        return text
+    text = text.replace(secret, "***")
+    head = secret[:8]
+    if len(secret) < 8 or head not in text:
+        return text
+    # A key cut short by a length limit (a close reason holds 123 bytes) still leaks its start.
+    parts, start = [], 0
+    while (found := text.find(head, start)) >= 0:
+        end = found
+        while end < len(text) and end - found < len(secret) and text[end] == secret[end - found]:
+            end += 1
+        parts.append(text[start:found] + "***")
+        start = end
+    return "".join(parts) + text[start:]
 
 
 class TaggingError(OutputError):

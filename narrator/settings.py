@@ -105,7 +105,11 @@ class SpeechSettings:
 
     @property
     def sha256(self) -> str:
-        blob = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        """Of what is sent: settings left to the service (None) are left out, so adding an
+        optional setting later does not make every chapter narrated before look changed."""
+        sent = {key: value for key, value in asdict(self).items() if value not in (None, ())}
+        sent["voice"] = self.voice.given()
+        blob = json.dumps(sent, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
 

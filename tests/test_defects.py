@@ -62,3 +62,12 @@ def test_ctrl_c_during_a_dry_run_exits_130(
     result = run_cli(book, "--dry-run")
     assert result.exit_code == 130
     assert "Aborted!" not in result.output
+
+
+def test_a_key_cut_short_by_a_length_limit_is_still_redacted() -> None:
+    from narrator.errors import redact
+
+    key = "sk_0123456789abcdef0123"
+    reason = f"Invalid API key: {key}"[:30] + "…"  # a close reason holds 123 bytes at most
+    assert "sk_01234" not in redact(reason, key)
+    assert redact(f"a {key} b", key) == "a *** b"

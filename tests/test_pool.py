@@ -11,6 +11,7 @@ from narrator.errors import (
     AuthenticationError,
     ConcurrencyLimitError,
     ConnectionDroppedError,
+    OutputError,
     ServiceError,
 )
 from narrator.service.policy import classify
@@ -270,3 +271,66 @@ async def test_a_session_opened_ahead_and_left_waiting_too_long_is_replaced() ->
     await make_pool(rec, work, workers=1).run(["first-job", "second"], weight=len)
     assert used == [1, 3]  # session 2, opened ahead, was closed unused
     assert rec.opened[1].closed and all(s.closed for s in rec.opened)
+
+
+async def test_nothing_is_sent_after_a_stop_that_came_during_a_slow_handshake() -> None:
+    rec = Recorder()
+    started: list[str] = []
+
+    async def slow_open() -> Session:
+        await asyncio.sleep(seconds(0.2))  # a handshake still under way when the stop comes
+        return await rec.open()
+
+    async def work(job: str, session: Session, attempt: int) -> None:
+        started.append(job)
+        if job == "stop-me":  # stops while the other worker awaits its next handshake
+            await asyncio.sleep(seconds(0.1))
+            raise AuthenticationError("no", error="invalid_api_key")
+        await asyncio.sleep(seconds(0.05))
+
+    pool = Pool(
+        workers=2,
+        open_session=slow_open,
+        work=work,
+        classify=classify,
+        policy=RetryPolicy(retries=1, base_delay=0.001, max_delay=0.01),
+    )
+    with pytest.raises(AuthenticationError):
+        await pool.run(["stop-me", "long-one", "c", "d"], weight=len)
+    assert "c" not in started and "d" not in started
+
+
+async def test_a_failing_failure_hook_stops_the_run_without_cancelling_streams() -> None:
+    rec = Recorder()
+    finished: list[str] = []
+
+    async def work(job: str, session: Session, attempt: int) -> None:
+        if job == "bad":
+            raise ServiceError("refused", code=1008)
+        await asyncio.sleep(seconds(0.1))
+        finished.append(job)
+
+    async def on_failure(job: str, exc: BaseException) -> None:
+        raise OutputError("cannot write manifest.json: No space left on device")
+
+    pool = make_pool(rec, work, workers=2, hooks=PoolHooks(on_failure=on_failure))
+    with pytest.raises(OutputError):
+        await pool.run(["bad", "streaming"], weight=len)
+    assert finished == ["streaming"]
+
+
+async def test_a_concurrency_refusal_lowers_the_limit_by_one() -> None:
+    rec = Recorder()
+    lowered: list[int] = []
+    refused = {"a": 1}
+
+    async def work(job: str, session: Session, attempt: int) -> None:
+        await asyncio.sleep(seconds(0.02))
+        if refused.get(job):
+            refused[job] -= 1
+            raise ConcurrencyLimitError("busy", error="too_many_concurrent_requests")
+        await asyncio.sleep(seconds(0.05))
+
+    hooks: PoolHooks[str] = PoolHooks(on_lowered=lowered.append)
+    await make_pool(rec, work, workers=4, hooks=hooks).run(["a", "bb", "cc", "dd"], weight=len)
+    assert lowered == [3]

@@ -77,7 +77,9 @@ class Limiter:
             self._changed.notify_all()
 
     def lower(self) -> None:
-        self.limit = max(1, min(self.limit, self._active) - 1)
+        """One fewer than were running when the refusal came; the refused one has already
+        released its slot, so it counts back in."""
+        self.limit = max(1, min(self.limit, self._active + 1) - 1)
 
 
 @dataclass
@@ -158,9 +160,11 @@ class Pool(Generic[J, S]):
                     if not session.fresh:  # opened ahead, then kept waiting too long
                         await session.close()
                         session = await self._open()
-                    if not self._queue.empty() and not self._stopping.is_set():
-                        slot.ahead = asyncio.create_task(self._open())
                     try:
+                        if self._stopping.is_set():  # stopped while waiting: send nothing
+                            return
+                        if not self._queue.empty():
+                            slot.ahead = asyncio.create_task(self._open())
                         await self._work(job, session, attempt)
                     finally:
                         await session.close()
@@ -183,18 +187,26 @@ class Pool(Generic[J, S]):
             return False
         if self._stopping.is_set() and action is not Action.FAIL:
             return False  # the run is stopping: the job stays undone, not failed
-        if action is Action.FAIL or attempt > self._policy.retries:
-            if self._hooks.on_failure is not None:
-                await self._hooks.on_failure(job, exc)
+        try:
+            if action is Action.FAIL or attempt > self._policy.retries:
+                if self._hooks.on_failure is not None:
+                    await self._hooks.on_failure(job, exc)
+                return False
+            if action is Action.RETRY_FEWER:
+                self._limiter.lower()
+                self._hooks.on_lowered(self._limiter.limit)
+        except Exception as hook_error:  # recording failed (a full disk): stop, gently
+            self._stop(hook_error)
             return False
-        if action is Action.RETRY_FEWER:
-            self._limiter.lower()
-            self._hooks.on_lowered(self._limiter.limit)
         return True
 
     async def _pause(self, delay: float, job: J, attempt: int, exc: Exception) -> None:
         """The backoff before a retry, cut short when the run stops."""
-        self._hooks.on_retry(job, attempt, exc, delay)
+        try:
+            self._hooks.on_retry(job, attempt, exc, delay)
+        except Exception as hook_error:
+            self._stop(hook_error)
+            return
         with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), delay)
 

@@ -265,21 +265,21 @@ class Session:
         started = loop.time()
         deadline = started + allowed
         last_news: float | None = None
-        final = False
+        final_at: float | None = None
         while True:
-            if final:
-                limit = loop.time() + CLOSE_AFTER_FINAL_S
+            if final_at is not None:
+                limit = final_at + CLOSE_AFTER_FINAL_S
             else:
                 limit = started + queue if last_news is None else last_news + stall
             try:
                 raw = await asyncio.wait_for(self._ws.recv(), min(limit, deadline) - loop.time())
             except websockets.exceptions.ConnectionClosed as exc:
-                error = _close_error(exc, after_final=final)
+                error = _close_error(exc, after_final=final_at is not None)
                 if error is None:
                     return
                 raise error from exc
             except (asyncio.TimeoutError, TimeoutError) as exc:
-                if final:
+                if final_at is not None:
                     return  # every byte arrived; only the closing handshake is missing
                 if loop.time() >= deadline:
                     raise BrokenStreamError(
@@ -294,8 +294,8 @@ class Session:
                 ) from exc
             event = protocol.parse_message(raw)
             if isinstance(event, protocol.Final):
-                final = True
-            elif not final and receiver.take(event):
+                final_at = final_at or loop.time()
+            elif final_at is None and receiver.take(event):
                 last_news = loop.time()
 
     async def _send(self, message: str) -> None:
