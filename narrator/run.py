@@ -9,6 +9,7 @@ finished chapter is recorded in its manifest; the report is read off the manifes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,8 +116,8 @@ async def narrate(settings: RunSettings, emit: EventSink) -> Report:
     plan = plan_run(settings, emit)
     make_folder(settings.out)
     stale = StaleFiles()
-    with FolderLock(settings.out):
-        jobs, records, unchanged = _plan_folders(settings, plan.books, cover, emit)
+    with FolderLock(settings.out), contextlib.ExitStack() as locks:
+        jobs, records, unchanged = _plan_folders(settings, plan.books, cover, emit, locks)
         characters = sum(spoken_length(job.chapter.text) for job in jobs)
         emit(RunStarted(len(jobs), characters, len(unchanged)))
         saved: list[NarratorError] = []
@@ -143,14 +144,23 @@ async def narrate(settings: RunSettings, emit: EventSink) -> Report:
 
 
 def _plan_folders(
-    settings: RunSettings, books: tuple[PlannedBook, ...], cover: Cover | None, emit: EventSink
+    settings: RunSettings,
+    books: tuple[PlannedBook, ...],
+    cover: Cover | None,
+    emit: EventSink,
+    locks: contextlib.ExitStack,
 ) -> tuple[list[ChapterJob], list[tuple[Path, Manifest]], list[tuple[ChapterEntry, bool]]]:
     """Jobs for the chapters still to do, each folder's manifest (saved), and the chapters
-    left as they were (with whether they were renamed or retagged)."""
+    left as they were (with whether they were renamed or retagged).
+
+    Each book's own folder is locked too: another run may name it as its ``--out``."""
     jobs: list[ChapterJob] = []
     records: list[tuple[Path, Manifest]] = []
     unchanged: list[tuple[ChapterEntry, bool]] = []
     for planned in books:
+        if planned.folder != settings.out:
+            make_folder(planned.folder, inside=settings.out)
+            locks.enter_context(FolderLock(planned.folder))
         record, plan = plan_folder(settings, planned, cover, emit)
         record.save(planned.folder)
         records.append((planned.folder, record))

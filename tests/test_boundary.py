@@ -385,3 +385,46 @@ def test_out_inside_the_input_folder_never_narrates_its_own_output(tmp_path: Pat
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["book"]
     assert "Planted" not in json.dumps(read_manifest(out / "book"))
+
+
+def test_a_book_folder_that_is_a_link_elsewhere_is_never_written(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    write_book(docs / "a.md", chapters=1)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a").symlink_to(elsewhere)
+    result = run_cli(docs, "--out", out)
+    assert result.exit_code == 2
+    assert "leads outside" in result.output
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_the_lock_never_writes_through_a_hard_link(tmp_path: Path) -> None:
+    from narrator.output.lock import LOCK_NAME
+
+    book = write_book(tmp_path / "book.md", chapters=1)
+    out = tmp_path / "out"
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    os.link(victim, out / LOCK_NAME)
+    result = run_cli(book, "--out", out)
+    assert result.exit_code == 2 and "hard links" in result.output
+    assert victim.read_text() == "precious"
+
+
+def test_a_run_into_a_book_folder_of_a_running_folder_run_is_refused(tmp_path: Path) -> None:
+    from narrator.output.lock import FolderLock
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    write_book(docs / "a.md", chapters=1)
+    out = tmp_path / "out"
+    (out / "a").mkdir(parents=True)
+    with FolderLock(out / "a"):  # a run whose --out is the book's folder holds it
+        result = run_cli(docs, "--out", out)
+    assert result.exit_code == 2
+    assert "another narrate run" in result.output

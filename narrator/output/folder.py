@@ -25,9 +25,12 @@ from narrator.reading.textclean import without_surrogates
 from narrator.settings import RunSettings
 
 
-def make_folder(folder: Path) -> None:
+def make_folder(folder: Path, inside: Path | None = None) -> None:
+    """Create ``folder``; with ``inside``, refuse one that a symbolic link leads elsewhere."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        if inside is not None and not folder.resolve().is_relative_to(inside.resolve()):
+            raise OutputError(f"{folder}: leads outside {inside} (a symbolic link?); not written")
     except OSError as exc:
         raise OutputError(f"{folder}: cannot create the output folder ({exc})") from exc
 
@@ -59,7 +62,7 @@ def plan_folder(
 ) -> tuple[Manifest, Plan]:
     """The folder's new manifest (saved by the caller) and what is left to narrate."""
     folder, book = planned.folder, planned.book
-    make_folder(folder)
+    make_folder(folder, inside=settings.out)
     remove_stale_temp_files(folder)
     wanted = [
         ChapterEntry(

@@ -95,8 +95,11 @@ class FolderLock:
         except OSError as exc:
             raise self._cannot_write(exc) from exc
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
                 raise OutputError(f"{self.path}: not a regular file; remove it")
+            if info.st_nlink != 1:  # a hard link to a file elsewhere: never write into it
+                raise OutputError(f"{self.path}: has other hard links; remove it")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:  # EWOULDBLOCK / EAGAIN: a live run holds it
