@@ -291,3 +291,28 @@ def test_debug_logs_never_show_the_key(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "xi-api-key: ***" in proc.stderr  # websockets did log the header, redacted
     assert secret not in proc.stdout + proc.stderr
+
+
+def test_swapped_chapters_swap_their_audio_without_the_service(tmp_path: Path) -> None:
+    import hashlib
+
+    book = tmp_path / "book.md"
+    first, second = "The first story is told here.", "Another tale entirely follows."
+    book.write_text(f"# Part\n\n{first}\n\n# Part\n\n{second}\n", encoding="utf-8")
+    out = tmp_path / "out"
+
+    def digest(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    with server_in_thread() as server:
+        assert run_cli(book, "--out", out, *service_args(server)).exit_code == 0
+        before = [c["audio_sha256"] for c in read_manifest(out)["chapters"]]
+        sent = server.stats.characters_received
+        book.write_text(f"# Part\n\n{second}\n\n# Part\n\n{first}\n", encoding="utf-8")
+        result = run_cli(book, "--out", out, *service_args(server))
+        assert server.stats.characters_received == sent
+    assert result.exit_code == 0, result.output
+    chapters = read_manifest(out)["chapters"]
+    assert [c["status"] for c in chapters] == ["done", "done"]
+    assert [digest(out / c["file"]) for c in chapters] == [c["audio_sha256"] for c in chapters]
+    assert [c["audio_sha256"] for c in chapters] != before  # retagged copies, swapped

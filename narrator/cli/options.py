@@ -102,9 +102,9 @@ def _dictionaries(
         raise click.BadParameter(f"at most {MAX_DICTIONARIES} dictionaries")
     found: list[tuple[str, str | None]] = []
     for value in values:
-        ident, _, version = value.partition(":")
+        ident, colon, version = value.partition(":")
         if _DICTIONARY_PART.fullmatch(ident) is None or (
-            version and _DICTIONARY_PART.fullmatch(version) is None
+            colon and _DICTIONARY_PART.fullmatch(version) is None
         ):
             raise click.BadParameter(f"{value!r} is not ID or ID:VERSION (letters and digits)")
         found.append((ident, version or None))

@@ -101,22 +101,30 @@ def plan_folder(
 def _reuse(settings: RunSettings, planned: PlannedBook, plan: Plan, cover: Cover | None) -> None:
     """Give audio paid for earlier its new name and tags, without asking the service again.
 
-    Every copy is made before any is renamed into place, so a chapter moving onto the name of
-    another moving chapter never overwrites audio still to be copied.
+    A chapter whose new name is not where another reused chapter's audio lies is copied and
+    committed on its own, one file open at a time. Those moving onto another's audio (a
+    swap, a shift) are all copied before any of them is renamed into place, so no audio still
+    to be copied is overwritten.
     """
     if not plan.reuse:
         return
     folder, fmt = planned.folder, settings.speech.output_format
     chapters = {c.index: c for c in planned.book.chapters}
-    with contextlib.ExitStack() as stack:
-        writers = []
-        for want, source in plan.reuse:
-            writer = stack.enter_context(AudioWriter(folder, want.file, fmt, complete_file=True))
-            copy_into(folder / source.file, writer)
-            writers.append((want, writer))
-        for want, writer in writers:
-            tags = chapter_tags(settings, planned.book, chapters[want.index])
-            manifest.record_written(want, writer.commit(tags, cover))
+    sources = {source.file for _, source in plan.reuse}
+    moving = [(w, s) for w, s in plan.reuse if w.file in sources and w.file != s.file]
+    alone = [(w, s) for w, s in plan.reuse if (w, s) not in moving]
+    for group in ([(pair,) for pair in alone], [tuple(moving)] if moving else []):
+        for pairs in group:
+            with contextlib.ExitStack() as stack:
+                writers = []
+                for want, source in pairs:
+                    writer = AudioWriter(folder, want.file, fmt, complete_file=True)
+                    stack.enter_context(writer)
+                    copy_into(folder / source.file, writer)
+                    writers.append((want, writer))
+                for want, writer in writers:
+                    tags = chapter_tags(settings, planned.book, chapters[want.index])
+                    manifest.record_written(want, writer.commit(tags, cover))
     kept = {entry.file for entry in plan.entries}
     for _, source in plan.reuse:
         if source.file not in kept:  # its audio now lives under the new name

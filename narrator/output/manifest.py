@@ -272,8 +272,12 @@ def _entries(path: Path, kind: str, items: list[Any], warnings: list[str]) -> li
 def keep_damaged(folder: Path) -> None:
     """Move a damaged manifest aside, so a new one never replaces it silently."""
     path = folder / MANIFEST_NAME
+    target, number = path.with_name(f"{MANIFEST_NAME}.damaged"), 1
+    while target.exists():  # an earlier damaged copy is kept too
+        number += 1
+        target = path.with_name(f"{MANIFEST_NAME}.damaged.{number}")
     try:
-        os.replace(path, path.with_name(f"{MANIFEST_NAME}.damaged"))
+        os.replace(path, target)
     except OSError as exc:
         raise OutputError(f"cannot keep {path} aside: {exc.strerror or exc}") from exc
 
