@@ -158,8 +158,8 @@ def _plan_folders(
     records: list[tuple[Path, Manifest]] = []
     unchanged: list[tuple[ChapterEntry, bool]] = []
     for planned in books:
+        make_folder(planned.folder, inside=settings.out)
         if planned.folder != settings.out:
-            make_folder(planned.folder, inside=settings.out)
             locks.enter_context(FolderLock(planned.folder))
         record, plan = plan_folder(settings, planned, cover, emit)
         record.save(planned.folder)

@@ -21,6 +21,7 @@ from narrator.output.manifest import ChapterEntry, Manifest, Plan
 from narrator.output.tags import Cover, chapter_tags
 from narrator.output.writer import AudioWriter, WrittenFile, adopt_file, copy_into
 from narrator.planning import PlannedBook
+from narrator.reading.book import Chapter
 from narrator.reading.textclean import without_surrogates
 from narrator.settings import RunSettings
 
@@ -60,9 +61,12 @@ def engine_record(settings: RunSettings) -> dict[str, object]:
 def plan_folder(
     settings: RunSettings, planned: PlannedBook, cover: Cover | None, emit: EventSink
 ) -> tuple[Manifest, Plan]:
-    """The folder's new manifest (saved by the caller) and what is left to narrate."""
+    """The folder's new manifest (saved by the caller) and what is left to narrate.
+
+    The caller has made the folder (:func:`make_folder`) and holds its lock: temp files
+    found now are a killed run's.
+    """
     folder, book = planned.folder, planned.book
-    make_folder(folder, inside=settings.out)
     remove_stale_temp_files(folder)
     wanted = [
         ChapterEntry(
@@ -87,7 +91,7 @@ def plan_folder(
         return adopt_file(folder, want.file, tags, fmt)
 
     plan = manifest.make_plan(wanted, loaded.manifest, folder, force=settings.force, adopt=adopt)
-    _reuse(settings, planned, plan, cover)
+    _reuse(settings, planned, plan, cover, chapters)
     source = {"path": without_surrogates(str(planned.source.path)), "sha256": book.source_sha256}
     record = Manifest(
         book={"title": book.title, "author": book.author, "sources": [source]},
@@ -98,7 +102,13 @@ def plan_folder(
     return record, plan
 
 
-def _reuse(settings: RunSettings, planned: PlannedBook, plan: Plan, cover: Cover | None) -> None:
+def _reuse(
+    settings: RunSettings,
+    planned: PlannedBook,
+    plan: Plan,
+    cover: Cover | None,
+    chapters: dict[int, Chapter],
+) -> None:
     """Give audio paid for earlier its new name and tags, without asking the service again.
 
     A chapter whose new name is not where another reused chapter's audio lies is copied and
@@ -109,7 +119,6 @@ def _reuse(settings: RunSettings, planned: PlannedBook, plan: Plan, cover: Cover
     if not plan.reuse:
         return
     folder, fmt = planned.folder, settings.speech.output_format
-    chapters = {c.index: c for c in planned.book.chapters}
     sources = {source.file for _, source in plan.reuse}
     moving = [(w, s) for w, s in plan.reuse if w.file in sources and w.file != s.file]
     alone = [(w, s) for w, s in plan.reuse if (w, s) not in moving]
