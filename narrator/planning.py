@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from narrator.audioformat import joinable
 from narrator.errors import DocumentError, UsageError
 from narrator.events import EventSink, Notice
 from narrator.output.names import chapter_file_names, extension_for
 from narrator.reading.book import Book, Chapter
 from narrator.reading.chapters import load_book
 from narrator.reading.documents import Source, find_sources
+from narrator.segmenting import default_max_segment_chars
 from narrator.service.chunking import chunk_text
 from narrator.settings import RunSettings
 
@@ -47,6 +49,15 @@ class RunPlan:
 def pieces(chapter: Chapter) -> list[str]:
     """The text messages that will carry the chapter: what is sent, and so what is billed."""
     return chunk_text(chapter.text)
+
+
+def max_segment_chars(settings: RunSettings) -> int:
+    """The longest segment allowed: the user's, else the model's; 0 keeps chapters whole."""
+    if not joinable(settings.speech.output_format):
+        return 0
+    if settings.max_segment_chars is not None:
+        return settings.max_segment_chars
+    return default_max_segment_chars(settings.speech.model_id)
 
 
 def estimated_seconds(characters: int, speed: float) -> float:

@@ -2,109 +2,34 @@
 
 The plan comes first (every document read and split, so bad input is reported before anything
 is paid for); then every output folder is planned against its manifest under the folder lock;
-the chapters still to do go through one pool, longest first across all documents; each
-finished chapter is recorded in its manifest; the report is read off the manifests at the end.
+the chapters still to do are cut into segments (:mod:`narrator.segmenting`) around the pieces
+an earlier run left, and every segment of every document goes through one pool, longest
+first; each finished chapter is recorded in its manifest; the report is read off the
+manifests at the end.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from narrator.errors import NarratorError, redact
-from narrator.events import (
-    ChapterFinished,
-    ChapterRetry,
-    ChapterStarted,
-    EventSink,
-    Notice,
-    Progress,
-    RunStarted,
-)
+from narrator.chapterwork import ChapterWork, Narration, SegmentJob, segment_jobs
+from narrator.errors import NarratorError
+from narrator.events import EventSink, Notice, Progress, RunStarted
 from narrator.output.folder import StaleFiles, finish_stale, make_folder, plan_folder
 from narrator.output.lock import FolderLock
 from narrator.output.manifest import ChapterEntry, Manifest
-from narrator.output.tags import Cover, chapter_tags, read_cover
-from narrator.output.writer import AudioWriter
-from narrator.planning import PlannedBook, pieces, plan_run
-from narrator.reading.book import Chapter
+from narrator.output.pieces import PieceStore, piece_key
+from narrator.output.tags import Cover, read_cover
+from narrator.planning import PlannedBook, plan_run
 from narrator.report import Report
-from narrator.service.completeness import StreamTally, spoken_length
+from narrator.service.completeness import spoken_length
 from narrator.service.engine import check_engine, engine
 from narrator.service.policy import classify
 from narrator.service.pool import Pool, PoolHooks, RetryPolicy
 from narrator.service.session import Connector, Session
 from narrator.settings import RunSettings
-
-
-@dataclass(frozen=True)
-class ChapterJob:
-    """One chapter to narrate, and the manifest that records it."""
-
-    planned: PlannedBook
-    record: Manifest
-    chapter: Chapter
-    file: str
-
-    @property
-    def label(self) -> str:
-        return str(self.planned.folder / self.file)
-
-    @property
-    def entry(self) -> ChapterEntry:
-        return self.record.entry(self.chapter.index)
-
-
-class Narration:
-    """The work done per chapter: stream, commit, record; failures recorded, not raised."""
-
-    def __init__(self, settings: RunSettings, cover: Cover | None, emit: EventSink) -> None:
-        self.settings = settings
-        self.cover = cover
-        self.emit = emit
-
-    async def narrate_chapter(self, job: ChapterJob, session: Session, attempt: int) -> None:
-        """Stream one chapter into its temp file; record it once the file is complete."""
-        settings, index = self.settings, job.chapter.index
-        job.record.started(index)
-        self.emit(ChapterStarted(job.label, attempt))
-        tally = StreamTally()
-        counted = 0
-
-        def progress(voiced: int) -> None:
-            nonlocal counted
-            counted += voiced
-            self.emit(Progress(voiced))
-
-        try:
-            with AudioWriter(job.planned.folder, job.file, settings.speech.output_format) as w:
-                await session.narrate(pieces(job.chapter), w.write, tally, progress)
-                tags = chapter_tags(settings, job.planned.book, job.chapter)
-                written = await asyncio.to_thread(w.commit, tags, self.cover)
-        except BaseException:
-            self.emit(Progress(-counted))
-            raise
-        finally:
-            job.record.billed(index, tally.characters_sent)
-        self.emit(Progress(spoken_length(job.chapter.text) - counted))
-        job.record.finished(index, written)
-        job.record.save_soon(job.planned.folder)
-        self.emit(ChapterFinished(job.label, True, f"{written.duration_s:.1f} s"))
-
-    async def chapter_failed(self, job: ChapterJob, exc: BaseException) -> None:
-        message = self._message(exc)
-        job.record.failed(job.chapter.index, message)
-        job.record.save_soon(job.planned.folder)
-        self.emit(ChapterFinished(job.label, False, message))
-
-    def _message(self, exc: BaseException) -> str:
-        return redact(str(exc) or type(exc).__name__, self.settings.service.api_key)
-
-    def retrying(self, job: ChapterJob, attempt: int, exc: BaseException, delay: float) -> None:
-        self.emit(ChapterRetry(job.label, attempt, self._message(exc), delay))
 
 
 async def narrate(settings: RunSettings, emit: EventSink) -> Report:
@@ -117,25 +42,33 @@ async def narrate(settings: RunSettings, emit: EventSink) -> Report:
     make_folder(settings.out)
     stale = StaleFiles()
     with FolderLock(settings.out), contextlib.ExitStack() as locks:
-        jobs, records, unchanged = _plan_folders(settings, plan.books, cover, emit, locks)
-        characters = sum(spoken_length(job.chapter.text) for job in jobs)
-        emit(RunStarted(len(jobs), characters, len(unchanged)))
+        works, records, unchanged = _plan_folders(settings, plan.books, cover, emit, locks)
+        jobs, resumed = segment_jobs(works, settings, emit)
+        characters = sum(spoken_length(work.chapter.text) for work in works)
+        emit(RunStarted(len(works), characters, len(unchanged)))
+        if resumed:
+            emit(Progress(resumed))
+        narration = Narration(settings, cover, emit)
         saved: list[NarratorError] = []
         try:
+            for work in works:
+                if work.open_segments == 0:  # every piece was on disk already
+                    await narration.assemble(work)
             if jobs:
-                await _run_pool(settings, Narration(settings, cover, emit), jobs)
+                await _run_pool(settings, narration, jobs)
         finally:  # whatever stopped the run, record what was done
             for folder, record in records:
                 try:
                     record.save(folder)
                 except NarratorError as exc:
                     saved.append(exc)
+            _clear_pieces(works, [folder for folder, _ in records], settings)
         if saved:
             raise saved[0]
         for folder, record in records:
             finish_stale(folder, record, prune=settings.prune, into=stale)
     return Report.of(
-        [(job.label, job.entry) for job in jobs],
+        [(work.label, work.entry) for work in works],
         unchanged,
         bad_documents=list(plan.bad_documents),
         stale=stale,
@@ -149,12 +82,12 @@ def _plan_folders(
     cover: Cover | None,
     emit: EventSink,
     locks: contextlib.ExitStack,
-) -> tuple[list[ChapterJob], list[tuple[Path, Manifest]], list[tuple[ChapterEntry, bool]]]:
-    """Jobs for the chapters still to do, each folder's manifest (saved), and the chapters
-    left as they were (with whether they were renamed or retagged).
+) -> tuple[list[ChapterWork], list[tuple[Path, Manifest]], list[tuple[ChapterEntry, bool]]]:
+    """The chapters still to do, each folder's manifest (saved), and the chapters left as
+    they were (with whether they were renamed or retagged).
 
     Each book's own folder is locked too: another run may name it as its ``--out``."""
-    jobs: list[ChapterJob] = []
+    works: list[ChapterWork] = []
     records: list[tuple[Path, Manifest]] = []
     unchanged: list[tuple[ChapterEntry, bool]] = []
     for planned in books:
@@ -167,25 +100,43 @@ def _plan_folders(
         unchanged += [(entry, False) for entry in [*plan.skipped, *plan.adopted]]
         unchanged += [(entry, True) for entry, _ in plan.reuse]
         chapters = {c.index: c for c in planned.book.chapters}
-        jobs += [ChapterJob(planned, record, chapters[e.index], e.file) for e in plan.todo]
-    return jobs, records, unchanged
+        store = PieceStore(planned.folder, settings.speech.output_format)
+        for entry in plan.todo:
+            key = piece_key(entry.text_sha256, entry.settings_sha256)
+            works.append(
+                ChapterWork(planned, record, chapters[entry.index], entry.file, key, store)
+            )
+    return works, records, unchanged
 
 
-async def _run_pool(settings: RunSettings, run: Narration, jobs: list[ChapterJob]) -> None:
+def _clear_pieces(works: list[ChapterWork], folders: list[Path], settings: RunSettings) -> None:
+    """Pieces are kept only for chapters still to finish; the rest are removed. A failure
+    here must not hide what stopped the run: leftovers are cleared by the next one."""
+    live: dict[Path, set[str]] = {folder: set() for folder in folders}
+    for work in works:
+        if work.entry.status != "done":
+            live[work.planned.folder].add(work.key)
+    for folder, keys in live.items():
+        with contextlib.suppress(NarratorError):
+            PieceStore(folder, settings.speech.output_format).keep_only(keys)
+
+
+async def _run_pool(settings: RunSettings, run: Narration, jobs: list[SegmentJob]) -> None:
     async with engine(settings.service, run.emit) as service:
         connector = Connector(service, settings.speech)
-        pool: Pool[ChapterJob, Session] = Pool(
+        pool: Pool[SegmentJob, Session] = Pool(
             workers=settings.concurrency,
             open_session=connector.open,
-            work=run.narrate_chapter,
+            work=run.narrate_segment,
             classify=classify,
             policy=RetryPolicy(retries=settings.retries, base_delay=settings.retry_delay),
             hooks=PoolHooks(
                 on_retry=run.retrying,
-                on_failure=run.chapter_failed,
+                on_failure=run.segment_failed,
                 on_lowered=lambda n: run.emit(
                     Notice(f"the service limits concurrency: now {n} session(s) at once")
                 ),
             ),
+            progressed=SegmentJob.took_progress,
         )
-        await pool.run(jobs, weight=lambda job: len(job.chapter.text))
+        await pool.run(jobs, weight=lambda job: job.end - job.start)

@@ -144,6 +144,8 @@ class RunSettings:
     service: ServiceSettings = field(default_factory=ServiceSettings)
     parse: ParseOptions = field(default_factory=ParseOptions)
     concurrency: int = 4
+    #: Longest segment a chapter is cut into; None: the model's default; 0: never cut.
+    max_segment_chars: int | None = None
     retries: int = 5
     retry_delay: float = 1.0
     force: bool = False

@@ -12,10 +12,15 @@ PACKAGE = Path(__file__).resolve().parents[1] / "narrator"
 #: What each part of the package may import from narrator (besides itself).
 ALLOWED = {
     "reading": {"errors", "settings"},
-    "service": {"errors", "events", "settings", "local"},
-    "output": {"", "errors", "events", "settings", "reading", "planning"},
-    "planning": {"errors", "events", "settings", "reading", "output", "service"},
+    "service": {"errors", "events", "settings", "local", "audioformat"},
+    "output": {"", "errors", "events", "settings", "reading", "planning", "audioformat"},
+    "planning": {
+        *("errors", "events", "settings", "reading", "output", "service"),
+        *("audioformat", "segmenting"),
+    },
+    "segmenting": {"service"},
     "local": set(),
+    "audioformat": set(),
     "report": {"output"},
 }
 

@@ -128,7 +128,8 @@ def test_a_damaged_narrator_manifest_is_kept_aside_and_current_audio_kept(
     book = write_book(tmp_path / "book.md", chapters=2)
     out = tmp_path / "out"
     with server_in_thread() as server:
-        assert run_cli(book, "--out", out, *service_args(server)).exit_code == 0
+        first = run_cli(book, "--out", out, *service_args(server))
+        assert first.exit_code == 0, first.output
         text = (out / "manifest.json").read_text()
         (out / "manifest.json").write_text(text[: len(text) // 3])  # truncated
         hashes = {p.name: sha256(p) for p in out.glob("*.mp3")}

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from narrator.service.chunking import chunk_text, sentences
+import itertools
+import random
+
+from narrator.service.chunking import (
+    chunk_text,
+    message_pieces,
+    sentence_spans,
+    sentence_starts,
+    sentences,
+)
 
 
 def _words(text: str) -> list[str]:
@@ -49,3 +58,71 @@ def test_a_word_longer_than_the_limit_is_cut_but_kept() -> None:
 
 def test_empty_text_gives_no_pieces() -> None:
     assert chunk_text("  \n ") == []
+
+
+def _prose(seed: int, paragraphs: int) -> str:
+    """Seeded prose with quotes, clauses and one over-long sentence in every fifth paragraph."""
+    rng = random.Random(seed)
+    words = [
+        "the",
+        "river",
+        "morning",
+        "lantern",
+        "harbour",
+        "letter",
+        "window",
+        "evening",
+        "journey",
+        "said",
+    ]
+    out = []
+    for number in range(paragraphs):
+        parts = []
+        for _ in range(rng.randint(2, 6)):
+            count = 90 if number % 5 == 4 else rng.randint(4, 18)
+            sentence = " ".join(rng.choice(words) for _ in range(count))
+            if rng.random() < 0.3:
+                sentence = sentence.replace(" said ", ", said “", 1) + "”"
+            parts.append(sentence.capitalize() + rng.choice([".", "!", "?", "…"]))
+        out.append(" ".join(parts))
+    return "Heading line\n" + "\n".join(out) + "\n"
+
+
+def test_sentence_spans_are_the_sentences_with_raw_offsets() -> None:
+    text = "  He said “Stop!”  She left.\n\nWhy?  Because… it rained \n"
+    spans = sentence_spans(text)
+    assert [text[s:e] for s, e in spans] == list(sentences(text))
+    assert spans[0] == (2, 17)
+
+
+def test_sentence_starts_inside_any_stretch_match_the_full_scan() -> None:
+    text = _prose(3, 40)
+    starts = [s for s, _ in sentence_spans(text)]
+    rng = random.Random(4)
+    for _ in range(200):
+        a = rng.randrange(len(text))
+        b = rng.randrange(a, len(text) + 1)
+        assert sentence_starts(text, a, b) == [s for s in starts if a < s < b]
+
+
+def test_message_pieces_are_the_chunks_with_their_offsets() -> None:
+    text = _prose(1, 60)
+    for target, limit in ((250, 500), (80, 120)):
+        pieces = message_pieces(text, target, limit)
+        assert [p.text for p in pieces] == chunk_text(text, target, limit)
+        for piece in pieces:
+            assert _words(text[piece.start : piece.end]) == _words(piece.text)
+            assert not text[piece.start].isspace() and not text[piece.end - 1].isspace()
+        for before, after in itertools.pairwise(pieces):
+            assert before.end <= after.start
+            assert text[before.end : after.start].strip() == ""
+        assert _words(text[pieces[0].start : pieces[-1].end]) == _words(text)
+
+
+def test_only_a_piece_cut_inside_a_sentence_is_not_a_sentence_end() -> None:
+    text = _prose(2, 30)
+    ends = {e for _, e in sentence_spans(text)}
+    pieces = message_pieces(text, 80, 120)
+    assert any(not p.sentence_end for p in pieces)  # the over-long sentences were cut
+    assert all(p.sentence_end == (p.end in ends) for p in pieces)
+    assert pieces[-1].sentence_end

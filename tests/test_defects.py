@@ -50,9 +50,7 @@ def test_a_failed_final_manifest_save_is_an_error_not_ignored(
     assert entry["status"] == "done" and (out / entry["file"]).is_file()
 
 
-def test_ctrl_c_during_a_dry_run_exits_130(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_ctrl_c_during_a_dry_run_exits_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     book = write_book(tmp_path / "book.md", chapters=1)
 
     def interrupted(*args: object) -> int:

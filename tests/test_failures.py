@@ -129,9 +129,9 @@ def test_silent_quota_stops_the_run_and_is_never_a_success(tmp_path: Path) -> No
 def test_one_failed_chapter_does_not_stop_the_others(tmp_path: Path) -> None:
     book = write_book(tmp_path / "book.md", chapters=3, sentences=6)
     out = tmp_path / "out"
-    # Every session drops: the longest chapter goes first and fails for good; with
-    # retries 0 each chapter gets one attempt, so all fail but all are tried.
-    options = ServerOptions(drop_after_frames=1)
+    # Every session drops before any audio: the longest chapter goes first and fails for
+    # good; with retries 0 each chapter gets one attempt, so all fail but all are tried.
+    options = ServerOptions(drop_after_frames=0)
     with server_in_thread(options) as server:
         result = run_cli(book, "--out", out, *service_args(server), "--retries", "0", "-j", "1")
         assert server.stats.sessions_started >= 3

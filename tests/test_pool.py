@@ -334,3 +334,67 @@ async def test_a_concurrency_refusal_lowers_the_limit_by_one() -> None:
     hooks: PoolHooks[str] = PoolHooks(on_lowered=lowered.append)
     await make_pool(rec, work, workers=4, hooks=hooks).run(["a", "bb", "cc", "dd"], weight=len)
     assert lowered == [3]
+
+
+async def test_failures_that_made_progress_do_not_use_up_the_retries() -> None:
+    rec = Recorder()
+    attempts: list[int] = []
+    kept = {"j": False}
+
+    async def work(job: str, session: Session, attempt: int) -> None:
+        attempts.append(attempt)
+        if attempt <= 6:  # twice the retries, every one of them keeping part of the work
+            kept[job] = True
+            raise ConnectionDroppedError("dropped after voicing a sentence")
+
+    def progressed(job: str) -> bool:
+        made, kept[job] = kept[job], False
+        return made
+
+    pool = Pool(
+        workers=1,
+        open_session=rec.open,
+        work=work,
+        classify=classify,
+        policy=RetryPolicy(retries=3, base_delay=seconds(0.001), max_delay=seconds(0.01)),
+        progressed=progressed,
+    )
+    await pool.run(["j"], weight=len)
+    assert attempts == [1, 2, 3, 4, 5, 6, 7]
+
+
+async def test_failures_without_progress_still_run_out() -> None:
+    rec = Recorder()
+    failed: list[str] = []
+
+    async def work(job: str, session: Session, attempt: int) -> None:
+        raise ConnectionDroppedError("dropped before any audio")
+
+    async def on_failure(job: str, exc: BaseException) -> None:
+        failed.append(job)
+
+    await make_pool(rec, work, retries=2, hooks=PoolHooks(on_failure=on_failure)).run(
+        ["j"], weight=len
+    )
+    assert failed == ["j"] and len(rec.opened) >= 3
+
+
+async def test_concurrency_refusals_never_use_up_the_retries_while_the_limit_can_fall() -> None:
+    rec = Recorder()
+    refusals = {"a": 2}
+    done: list[str] = []
+    lowered: list[int] = []
+
+    async def work(job: str, session: Session, attempt: int) -> None:
+        if job == "a" and refusals["a"] > 0:
+            refusals["a"] -= 1
+            raise ConcurrencyLimitError("busy", error="too_many_concurrent_requests")
+        await asyncio.sleep(seconds(0.01) if job == "a" else seconds(0.3))
+        done.append(job)
+
+    jobs = ["a", *"bcdefgh"]
+    hooks: PoolHooks[str] = PoolHooks(on_lowered=lowered.append)
+    pool = make_pool(rec, work, workers=8, retries=0, hooks=hooks)
+    await pool.run(jobs, weight=lambda j: 0 if j == "a" else 1)
+    assert sorted(done) == sorted(jobs)  # two refusals and no retries allowed: still done
+    assert lowered == [7, 1]

@@ -47,7 +47,7 @@ async def narrate_once(
     chunks: list[bytes] = []
     tally = StreamTally()
     try:
-        await session.narrate(chunk_text(TEXT), chunks.append, tally)
+        await session.narrate(TEXT, chunks.append, tally)
     finally:
         await session.close()
     return b"".join(chunks), tally
@@ -101,7 +101,7 @@ async def test_an_error_sent_to_a_session_opened_ahead_is_what_surfaces() -> Non
         session = await Connector(service, speech).open()
         await asyncio.sleep(seconds(0.3))  # the service has refused it and closed meanwhile
         with pytest.raises(AuthenticationError, match="Invalid API key") as caught:
-            await session.narrate(chunk_text(TEXT), lambda b: None, StreamTally())
+            await session.narrate(TEXT, lambda b: None, StreamTally())
         await session.close()
     assert caught.value.error == "invalid_api_key"
 

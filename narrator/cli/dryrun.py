@@ -10,7 +10,8 @@ import click
 
 from narrator.cli.display import printable
 from narrator.events import EventSink
-from narrator.planning import estimated_seconds, pieces, plan_run
+from narrator.planning import estimated_seconds, max_segment_chars, pieces, plan_run
+from narrator.segmenting import Gap, Span, plan_segments
 from narrator.settings import RunSettings, credit_cost
 
 
@@ -22,10 +23,22 @@ def _echo(text: str = "", *, err: bool = False) -> None:
     click.echo("\n".join(printable(line) for line in text.split("\n")), err=err)
 
 
+def _segments(spans: list[Span]) -> str:
+    sizes = " + ".join(f"{span.end - span.start:,}" for span in spans)
+    return f"cut into {len(spans)} segments at paragraph or sentence ends: {sizes} characters"
+
+
 def print_plan(settings: RunSettings, emit: EventSink) -> int:
     """Print one table per document and the totals; returns the exit code."""
     loaded = plan_run(settings, emit)
     speed = settings.speech.nominal_speed
+    chapters = [chapter for planned in loaded.books for chapter in planned.book.chapters]
+    cuts = plan_segments(
+        [Gap(c.text, 0, len(c.text)) for c in chapters],
+        settings.concurrency,
+        max_segment_chars(settings),
+    )
+    segments = {id(chapter): spans for chapter, spans in zip(chapters, cuts, strict=True)}
     total_chars = total_chapters = 0
     for planned in loaded.books:
         book = planned.book
@@ -40,6 +53,8 @@ def print_plan(settings: RunSettings, emit: EventSink) -> int:
                 f"  {chapter.index:>3}  {_fit(printable(chapter.title), 40):<40} {chars:>9,} "
                 f"{minutes:>6.1f}  {name}"
             )
+            if len(segments[id(chapter)]) > 1:
+                _echo(f"       {_segments(segments[id(chapter)])}")
             if settings.show_text:
                 _echo("".join(sent))
                 _echo()

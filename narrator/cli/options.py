@@ -230,11 +230,19 @@ OPTIONS: list[Callable[[Any], Any]] = [
         help="Sessions at once.",
     ),
     click.option(
+        "--max-segment-chars",
+        type=click.IntRange(0, 1_000_000),
+        default=None,
+        help="Longest piece of a chapter one session narrates (default: the model's "
+        "limit, 10,000 to 40,000); chapters are cut further only to keep every session "
+        "busy. 0 narrates every chapter whole.",
+    ),
+    click.option(
         "--retries",
         type=click.IntRange(0, 100),
         default=5,
         show_default=True,
-        help="Retries of a chapter after a transient failure.",
+        help="Retries of a segment that fails without progress.",
     ),
     click.option(
         "--retry-delay",
@@ -334,6 +342,7 @@ def build_settings(opts: Options, api_key: str | None, engine: str) -> RunSettin
             image_alt_text=opts.flag("image_alt_text"),
         ),
         concurrency=opts.get("concurrency", int),
+        max_segment_chars=opts.optional("max_segment_chars", int),
         retries=opts.get("retries", int),
         retry_delay=opts.get("retry_delay", float),
         force=opts.flag("force"),

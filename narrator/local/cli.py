@@ -43,11 +43,19 @@ async def _serve(host: str, port: int, options: ServerOptions) -> None:
               show_default=True,
               help="error: quota_exceeded frame, close 1008; close: bare close 1008; "
                    "silent: no audio, normal final.")  # fmt: skip
-@click.option("--drop-after-frames", type=int, default=None,
-              help="Abort TCP after N frames (one frame per generation).")  # fmt: skip
-@click.option("--internal-error-after-frames", type=int, default=None,
-              help="Error and close 1011 after N frames (one per generation).")  # fmt: skip
+@click.option("--max-frame-bytes", type=click.IntRange(min=1), default=None,
+              help="Cut a generation's audio into frames of at most N bytes.")  # fmt: skip
+@click.option("--drop-after-frames", type=click.IntRange(min=0), default=None,
+              help="Abort TCP after N audio frames.")  # fmt: skip
+@click.option("--internal-error-after-frames", type=click.IntRange(min=0), default=None,
+              help="Error and close 1011 after N audio frames.")  # fmt: skip
 @click.option("--fault-sessions", type=int, default=None, help="Fault only the first N.")
+@click.option("--drop-share", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+              help="Drop this share of sessions at random.")  # fmt: skip
+@click.option("--drop-within-frames", type=click.IntRange(min=0), default=8, show_default=True,
+              help="A random drop comes after 0..N audio frames.")  # fmt: skip
+@click.option("--fault-seed", type=int, default=0, show_default=True,
+              help="Seed of the random drops.")  # fmt: skip
 @click.option("--repeat-alignment", is_flag=True,
               help="Alignments restart from character 0 (as Flash v2.5).")  # fmt: skip
 @click.option("-v", "--verbose", is_flag=True, help="Log sessions and warnings.")
@@ -64,9 +72,13 @@ def main(
     concurrency_mode: Literal["queue", "refuse"],
     quota_characters: int | None,
     quota_mode: Literal["error", "close", "silent"],
+    max_frame_bytes: int | None,
     drop_after_frames: int | None,
     internal_error_after_frames: int | None,
     fault_sessions: int | None,
+    drop_share: float,
+    drop_within_frames: int,
+    fault_seed: int,
     repeat_alignment: bool,
     verbose: bool,
 ) -> None:
@@ -84,6 +96,10 @@ def main(
         drop_after_frames=drop_after_frames,
         internal_error_after_frames=internal_error_after_frames,
         fault_sessions=fault_sessions,
+        max_frame_bytes=max_frame_bytes,
+        drop_share=drop_share,
+        drop_within_frames=drop_within_frames,
+        fault_seed=fault_seed,
         repeat_alignment=repeat_alignment,
         voice_engine=test_voice,
         certfile=certfile,

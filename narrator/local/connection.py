@@ -2,7 +2,8 @@
 
 The rules live in :mod:`narrator.local.session`; this module adds what needs time and
 sockets: the inactivity timer, synthesis off the event loop, pacing, limits and faults.
-As on the service, each generation is one frame holding all its audio and its timing.
+As on the service, a generation is one frame holding all its audio and its timing, or
+(``max_frame_bytes``) several frames of which only the first carries the timing.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class Connection:
         self.aligner = Aligner(options.repeat_alignment)
         self.key = ""
         self.frames_sent = 0
+        self.drop_at: int | None = None  # the random drop drawn for this session, if any
         self.ready_at = 0.0  # when the modelled service finishes its current generation
         self.arrived = 0.0  # when the latest text reached us, as far as we can tell
         self.muted = False
@@ -105,6 +107,7 @@ class Connection:
                 f"Supported: {', '.join(FORMATS)}.",
             )
         self.state.begin(first)
+        self.drop_at = self.limits.drops.draw()
         self.encoder = StreamEncoder(fmt)
         if self.options.voice_engine == "tone":
             self.tone = ToneVoice(fmt.sample_rate, self.state.speed)
@@ -151,7 +154,7 @@ class Connection:
             raise ProtocolFailure("invalid_api_key", f"Invalid API key{echo}")
 
     async def _generate(self, text: str) -> None:
-        """One generation: all its audio in one frame, which carries its timing."""
+        """One generation: its audio in one frame or more, sent together when due."""
         if self.muted:
             return
         if not self.slot_taken:
@@ -197,19 +200,35 @@ class Connection:
         return await asyncio.to_thread(work)
 
     async def _send_audio(self, audio: bytes, alignment: Timing, normalized: Timing) -> None:
+        """Send a generation's frames back to back; the timing rides on the first only.
+
+        A fault is checked before the first frame and after each one, so that it hits
+        after exactly the configured number of frames, inside a generation or not.
+        """
         await self._fault()
-        await self._send({
-            "audio": base64.b64encode(audio).decode("ascii"),
-            "isFinal": None,
-            "normalizedAlignment": normalized,
-            "alignment": alignment,
-        })  # fmt: skip
-        self.frames_sent += 1
-        self.stats.audio_frames_sent += 1
-        await self._fault()
+        for index, piece in enumerate(self._pieces(audio)):
+            first = index == 0
+            await self._send({
+                "audio": base64.b64encode(piece).decode("ascii"),
+                "isFinal": None,
+                "normalizedAlignment": normalized if first else None,
+                "alignment": alignment if first else None,
+            })  # fmt: skip
+            self.frames_sent += 1
+            self.stats.audio_frames_sent += 1
+            await self._fault()
+
+    def _pieces(self, audio: bytes) -> list[bytes]:
+        """The audio cut every ``max_frame_bytes`` bytes, wherever that falls."""
+        size = self.options.max_frame_bytes
+        if size is None:
+            return [audio]
+        return [audio[start : start + size] for start in range(0, len(audio), size)]
 
     async def _fault(self) -> None:
-        """Inject the configured fault once ``frames_sent`` reaches its threshold."""
+        """Inject a fault once ``frames_sent`` reaches a threshold: drawn, or configured."""
+        if self.drop_at is not None and self.frames_sent >= self.drop_at:
+            await self._drop()
         if not self.faulted:
             return
         drop = self.options.drop_after_frames
@@ -217,17 +236,28 @@ class Connection:
             await self._drop()
         limit = self.options.internal_error_after_frames
         if limit is not None and self.frames_sent >= limit:
+            self.stats.sessions_failed += 1
             raise ProtocolFailure("internal_server_error", INTERNAL_ERROR, 1011)
 
     async def _drop(self) -> None:
-        """Abort the TCP connection with no close frame, between two frames."""
+        """End the TCP connection with no close frame, between two frames.
+
+        The server half-closes (FIN) and waits for the client to close too, rather than
+        closing at once: a socket closed while the client's latest messages sit unread in
+        it sends a reset, and a reset makes the client's kernel throw away frames already
+        received but not yet read. The point of the drop, as the client sees it, is then
+        ``drop_after_frames`` and not a matter of timing.
+        """
         log.info("fault: dropping the connection after %d frames", self.frames_sent)
-        # A frame is a whole generation, often larger than the socket's buffer: let the
-        # frames sent so far leave first, so that the drop cuts no frame in two.
+        self.stats.sessions_dropped += 1
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _DROP_FLUSH_S
         transport = self.ws.transport
         while transport.get_write_buffer_size() and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+        if transport.can_write_eof():
+            transport.write_eof()
+        while not transport.is_closing() and loop.time() < deadline:
             await asyncio.sleep(0.005)
         transport.abort()
         raise _Dropped

@@ -1,6 +1,9 @@
-"""Durations read back from the audio itself: mutagen for mp3 and Opus, RIFF chunks for WAV.
+"""Durations read back from the audio itself: MP3 frames, RIFF chunks for WAV, mutagen for Opus.
 
-Errors from mutagen and the file system are translated here, where they enter.
+An MP3 duration is its frame count times the samples a frame holds: a bitrate estimate drifts
+on joined streams (each piece adds its encoder's padding), and chapter starts must follow the
+audio a player decodes. Errors from mutagen and the file system are translated here, where
+they enter.
 """
 
 from __future__ import annotations
@@ -9,14 +12,16 @@ import os
 import struct
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import mutagen
 from mutagen.mp3 import MP3
 from mutagen.oggopus import OggOpus
 from mutagen.wave import WAVE
 
+from narrator.audioformat import FRAME_PROBE, ID3V1_SIZE, FrameIndex, id3v2_size, payload_range
 from narrator.errors import OutputError, TaggingError
+from narrator.output.files import BLOCK
 from narrator.output.names import extension_for
 
 # mutagen's constructors carry no annotations: its untyped API enters through these names
@@ -25,16 +30,61 @@ OPENERS: dict[str, Callable[[Path], Any]] = {".mp3": MP3, ".wav": WAVE, ".opus":
 
 
 def audio_duration(path: Path, output_format: str) -> float:
-    """Seconds of audio: mutagen for mp3 and opus, the RIFF chunks for WAV."""
+    """Seconds of audio: MP3 frames counted, the RIFF chunks for WAV, mutagen for Opus."""
     extension = extension_for(output_format)
     try:
         if extension == ".wav":
             return _wav_duration(path)
+        if extension == ".mp3":
+            return _mp3_duration(path, output_format)
         return float(OPENERS[extension](path).info.length)
     except mutagen.MutagenError as exc:
         raise TaggingError(path, f"cannot read audio: {exc}") from exc
     except OSError as exc:
         raise OutputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _mp3_duration(path: Path, output_format: str) -> float:
+    """Samples over rate, from a walk over the frames between the tags (not a bitrate guess)."""
+    with path.open("rb") as file:
+        index = scan_audio(file, output_format, *audio_payload(file, output_format))
+    if index.broken is not None:
+        raise TaggingError(path, f"cannot read audio: {index.broken}")
+    if not index.frames:
+        raise TaggingError(path, "cannot read audio: no MP3 frames")
+    return index.samples / index.sample_rate
+
+
+def audio_payload(file: BinaryIO, output_format: str) -> tuple[int, int]:
+    """The byte range [start, end) of the audio in a stored stream, tags and header frame
+    left out; it seeks past the ID3v2 tag rather than reading it (it may hold a cover)."""
+    size = os.fstat(file.fileno()).st_size
+    file.seek(0)
+    tag = id3v2_size(file.read(10))
+    file.seek(min(tag, size))
+    probe = file.read(FRAME_PROBE)
+    file.seek(max(0, size - ID3V1_SIZE))
+    return payload_range(tag, probe, file.read(ID3V1_SIZE), size, output_format)
+
+
+def scan_audio(
+    file: BinaryIO,
+    output_format: str,
+    start: int,
+    end: int,
+    sink: Callable[[bytes], None] | None = None,
+) -> FrameIndex:
+    """Index bytes [start, end) of an open stream in blocks, handing each block to ``sink``
+    too, so counting and copying a long chapter take one pass and little memory."""
+    index = FrameIndex(output_format, keep_offsets=False)
+    file.seek(start)
+    left = end - start
+    while left > 0 and index.broken is None and (block := file.read(min(BLOCK, left))):
+        index.feed(block)
+        if sink is not None:
+            sink(block)
+        left -= len(block)
+    return index
 
 
 def _wav_duration(path: Path) -> float:

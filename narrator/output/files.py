@@ -55,6 +55,19 @@ def is_regular_file(path: Path) -> bool:
         return False
 
 
+def open_regular(path: Path, *, writable: bool = False) -> BinaryIO:
+    """Open a regular file for binary reading (or updating) without following a link to it;
+    OSError (ELOOP for a link) or ValueError (another kind of file) says why not."""
+    flags = (os.O_RDWR if writable else os.O_RDONLY) | getattr(os, "O_NOFOLLOW", 0)
+    file = os.fdopen(
+        os.open(path, flags | getattr(os, "O_NONBLOCK", 0)), "r+b" if writable else "rb"
+    )
+    if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+        file.close()
+        raise ValueError(f"{path}: not a regular file")
+    return file
+
+
 def remove_stale_temp_files(folder: Path) -> list[Path]:
     """Remove the temp files a killed run left behind, by their exact naming only; call only
     while holding the folder's lock, or a concurrent run would lose the files it is writing."""

@@ -56,6 +56,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "bytes": (int, _OPTIONAL),
     "audio_sha256": (str, _OPTIONAL),
     "attempts": (int,),
+    "pieces": (int,),
     "error": (str, _OPTIONAL),
     "finished": (str, _OPTIONAL),
 }
@@ -74,6 +75,7 @@ class ChapterEntry:
     title: str
     file: str
     status: str = "pending"
+    #: Characters sent to the service for this chapter, retries and resumed runs included.
     characters: int = 0
     text_sha256: str = ""
     settings_sha256: str = ""
@@ -81,6 +83,8 @@ class ChapterEntry:
     bytes: int | None = None
     audio_sha256: str | None = None
     attempts: int = 0
+    #: Sessions' audio runs the file was joined from (1: narrated in one go).
+    pieces: int = 0
     error: str | None = None
     finished: str | None = None
 
@@ -379,6 +383,9 @@ def make_plan(
         elif source is not None:
             plan.reuse.append((want, source))
         else:
+            if before is not None and before.status != "done" and _same_chapter(want, before):
+                # Unfinished before (a crash, a stop): what was sent for it was sent.
+                want.characters, want.attempts = before.characters, before.attempts
             plan.todo.append(want)
     kept = {entry.file for entry in plan.entries}
     earlier = previous.stale if previous else []

@@ -14,6 +14,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 from narrator.errors import OutputError
 from narrator.output.audio import audio_duration
@@ -30,6 +31,8 @@ from narrator.output.tags import Cover, Tags, matches, tag_file
 
 WAV_HEADER_SIZE = 44
 
+_Streamed = TypeVar("_Streamed", bound="StreamedFile")
+
 
 @dataclass(frozen=True)
 class WrittenFile:
@@ -41,31 +44,19 @@ class WrittenFile:
     duration_s: float
 
 
-class AudioWriter:
-    """Streams one chapter to a hidden temp file and renames it into place on :meth:`commit`.
+class StreamedFile:
+    """A file streamed to disk under a hidden temp name beside its final one, kept only once
+    finished: leaving the ``with`` block unfinished (an error, a cancellation) removes it
+    under whatever name it has by then. Subclasses say how a file is finished."""
 
-    Usage: ``with AudioWriter(folder, name, fmt) as w: w.write(chunk); info = w.commit(tags)``.
-    Leaving the block without a commit (an error, a cancellation) removes the temp file.
-    """
-
-    def __init__(
-        self, folder: Path, name: str, output_format: str, *, complete_file: bool = False
-    ) -> None:
-        """``complete_file``: the bytes written are a whole file already (its header and
-        tags included), as when audio paid for earlier is reused under a new name."""
-        if name in ("", ".", "..") or any(sep in name for sep in "/\\"):
-            raise ValueError(f"not a plain file name: {name!r}")
+    def __init__(self, folder: Path, name: str) -> None:
         self._folder = Path(folder)
-        self._final = self._folder / name
-        self._format = output_format
-        self._is_wav = extension_for(output_format) == ".wav" and not complete_file
-        self._bytes = 0
+        self._path, self._file = open_temp(self._folder, name)
         self._done = False
-        self._temp, self._file = open_temp(self._folder, name)
-        if self._is_wav:
-            self._write_raw(b"\0" * WAV_HEADER_SIZE)
+        #: Bytes appended with :meth:`write` (a header written apart is not counted).
+        self.bytes_written = 0
 
-    def __enter__(self) -> AudioWriter:
+    def __enter__(self: _Streamed) -> _Streamed:
         return self
 
     def __exit__(
@@ -80,15 +71,49 @@ class AudioWriter:
     def write(self, data: bytes) -> None:
         """Append audio straight to disk, so a long chapter never sits in memory."""
         self._write_raw(data)
-        self._bytes += len(data)
+        self.bytes_written += len(data)
 
     def _write_raw(self, data: bytes) -> None:
-        if self._done:
-            raise RuntimeError(f"{self._final.name}: already committed or discarded")
+        self._check_open()
         try:
             self._file.write(data)
         except OSError as exc:
-            raise OutputError(f"cannot write {self._temp}: {exc.strerror or exc}") from exc
+            raise OutputError(f"cannot write {self._path}: {exc.strerror or exc}") from exc
+
+    def _check_open(self) -> None:
+        if self._done:
+            raise RuntimeError(f"{self._path.name}: already finished or discarded")
+
+    def discard(self) -> None:
+        """Drop the file; best effort, since it runs while another error propagates."""
+        self._done = True
+        with contextlib.suppress(OSError):
+            self._file.close()
+        with contextlib.suppress(OSError):  # a leftover is cleared by its folder's cleaning
+            self._path.unlink(missing_ok=True)
+
+
+class AudioWriter(StreamedFile):
+    """Streams one chapter to a hidden temp file and renames it into place on :meth:`commit`.
+
+    Usage: ``with AudioWriter(folder, name, fmt) as w: w.write(chunk); info = w.commit(tags)``.
+    A chapter joined from pieces is ``store.join(pieces, w.write)`` before the commit: the
+    pieces' audio carries no headers, so the file holds one WAV header or one ID3 tag.
+    """
+
+    def __init__(
+        self, folder: Path, name: str, output_format: str, *, complete_file: bool = False
+    ) -> None:
+        """``complete_file``: the bytes written are a whole file already (its header and
+        tags included), as when audio paid for earlier is reused under a new name."""
+        if name in ("", ".", "..") or any(sep in name for sep in "/\\"):
+            raise ValueError(f"not a plain file name: {name!r}")
+        super().__init__(folder, name)
+        self._final = self._folder / name
+        self._format = output_format
+        self._is_wav = extension_for(output_format) == ".wav" and not complete_file
+        if self._is_wav:
+            self._write_raw(b"\0" * WAV_HEADER_SIZE)
 
     def commit(self, tags: Tags, cover: Cover | None = None) -> WrittenFile:
         """Finish, tag, fsync and rename; the returned facts describe the final bytes."""
@@ -96,11 +121,11 @@ class AudioWriter:
             if self._is_wav:
                 self._finish_wav()
             self._file.close()
-            tag_file(self._temp, self._format, tags, cover)
-            digest = hash_and_fsync(self._temp)
-            duration = audio_duration(self._temp, self._format)
-            size = self._temp.stat().st_size
-            os.replace(self._temp, self._final)
+            tag_file(self._path, self._format, tags, cover)
+            digest = hash_and_fsync(self._path)
+            duration = audio_duration(self._path, self._format)
+            size = self._path.stat().st_size
+            os.replace(self._path, self._final)
             self._done = True
             fsync_folder(self._folder)
         except OSError as exc:
@@ -111,18 +136,10 @@ class AudioWriter:
         return WrittenFile(self._final, size, digest, duration)
 
     def _finish_wav(self) -> None:
-        if self._bytes % 2:  # RIFF chunks are word aligned; the pad byte is not audio
+        if self.bytes_written % 2:  # RIFF chunks are word aligned; the pad byte is not audio
             self._file.write(b"\0")
         self._file.seek(0)
-        self._file.write(_wav_header(self._format, self._bytes))
-
-    def discard(self) -> None:
-        """Drop the temp file; best effort, since it runs while another error propagates."""
-        self._done = True
-        with contextlib.suppress(OSError):
-            self._file.close()
-        with contextlib.suppress(OSError):  # a leftover is cleared by remove_stale_temp_files
-            self._temp.unlink(missing_ok=True)
+        self._file.write(_wav_header(self._format, self.bytes_written))
 
 
 def copy_into(source: Path, writer: AudioWriter) -> None:

@@ -10,7 +10,7 @@ refused as a broken stream, so a server that streams forever cannot fill the dis
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from narrator.errors import BrokenStreamError, IncompleteAudioError
@@ -98,6 +98,8 @@ class Coverage:
         self._seen = bytearray(len(self._text))
         self._cursor = 0
         self.covered = 0
+        #: Positions before this one are all accounted for.
+        self.frontier = 0
 
     @property
     def length(self) -> int:
@@ -105,15 +107,34 @@ class Coverage:
 
     def add(self, chars: Iterable[str]) -> int:
         """Account for one chunk's characters; returns how many positions are new."""
-        chunk = "".join(c for item in chars for c in item if not c.isspace())
-        if not chunk or not self._text:
-            return 0
-        at = self._locate(chunk)
-        end = min(at + len(chunk), len(self._text))
-        new = (end - at) - self._seen.count(1, at, end)
+        items = list(chars)
+        return len(self.add_timed(items, [0] * len(items), [0] * len(items)))
+
+    def add_timed(
+        self, chars: Sequence[str], starts: Sequence[int], durations: Sequence[int]
+    ) -> list[tuple[int, int, int]]:
+        """Account for one chunk; returns ``(position, start, end)`` of each new position,
+        with the times of the alignment item that voiced it."""
+        voiced = [
+            (c, start, start + duration)
+            for item, start, duration in zip(chars, starts, durations, strict=False)
+            for c in item
+            if not c.isspace()
+        ]
+        if not voiced or not self._text:
+            return []
+        at = self._locate("".join(c for c, _, _ in voiced))
+        end = min(at + len(voiced), len(self._text))
+        new = [
+            (position, voiced[position - at][1], voiced[position - at][2])
+            for position in range(at, end)
+            if not self._seen[position]
+        ]
         self._seen[at:end] = b"\x01" * (end - at)
         self._cursor = max(self._cursor, end)
-        self.covered += new
+        self.covered += len(new)
+        while self.frontier < len(self._text) and self._seen[self.frontier]:
+            self.frontier += 1
         return new
 
     def _locate(self, chunk: str) -> int:

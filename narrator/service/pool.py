@@ -103,13 +103,17 @@ class Pool(Generic[J, S]):
         classify: Callable[[BaseException], Action],
         policy: RetryPolicy,
         hooks: PoolHooks[J] | None = None,
+        progressed: Callable[[J], bool] = lambda job: False,
     ) -> None:
+        """``progressed(job)``: whether the attempt that just failed still moved the job
+        forward (kept part of its work); such a failure does not use up a retry."""
         self._workers = max(1, workers)
         self._open = open_session
         self._work = work
         self._classify = classify
         self._policy = policy
         self._hooks = hooks or PoolHooks()
+        self._progressed = progressed
         self._limiter = Limiter(self._workers)
         self._queue: asyncio.Queue[J] = asyncio.Queue()
         self._stopping = asyncio.Event()
@@ -145,9 +149,14 @@ class Pool(Generic[J, S]):
         self._stopping.set()
 
     async def _run_job(self, job: J, slot: _Slot[S]) -> None:
-        """Try ``job`` until it succeeds or fails for good, opening the next session ahead."""
+        """Try ``job`` until it succeeds or fails for good, opening the next session ahead.
+
+        Only failures that made no progress count against the retries: a session that kept
+        part of its work before it dropped proved the service is working, and a refusal
+        of concurrency says nothing about the job at all.
+        """
         delays = backoff(self._policy.base_delay, self._policy.max_delay)
-        attempt = 0
+        attempt = failures = 0
         while not self._stopping.is_set():
             attempt += 1
             opening = slot.take() or asyncio.create_task(self._open())
@@ -172,23 +181,27 @@ class Pool(Generic[J, S]):
                     await self._limiter.release()
                 return
             except Exception as exc:
-                if not await self._after_failure(job, attempt, exc):
+                action = self._classify(exc)
+                if self._progressed(job):
+                    delays = backoff(self._policy.base_delay, self._policy.max_delay)
+                elif action is not Action.RETRY_FEWER or self._limiter.limit == 1:
+                    failures += 1  # refused even alone: the account is busy elsewhere
+                if not await self._after_failure(job, failures, action, exc):
                     return
                 await self._pause(next(delays), job, attempt, exc)
             finally:
                 if pending is not None:  # never handed to the work: close what it opened
                     await _discard(pending)
 
-    async def _after_failure(self, job: J, attempt: int, exc: Exception) -> bool:
+    async def _after_failure(self, job: J, failures: int, action: Action, exc: Exception) -> bool:
         """Act on a failed attempt; True when the job is to be tried again."""
-        action = self._classify(exc)
         if action is Action.STOP:
             self._stop(exc)
             return False
         if self._stopping.is_set() and action is not Action.FAIL:
             return False  # the run is stopping: the job stays undone, not failed
         try:
-            if action is Action.FAIL or attempt > self._policy.retries:
+            if action is Action.FAIL or failures > self._policy.retries:
                 if self._hooks.on_failure is not None:
                     await self._hooks.on_failure(job, exc)
                 return False

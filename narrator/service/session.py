@@ -34,6 +34,8 @@ from narrator.errors import (
     redact,
 )
 from narrator.service import protocol
+from narrator.service.checkpoints import Checkpoint, CheckpointTracker
+from narrator.service.chunking import TextPiece, message_pieces
 from narrator.service.completeness import (
     Coverage,
     StreamTally,
@@ -46,6 +48,7 @@ from narrator.settings import ServiceSettings, SpeechSettings
 
 AudioSink = Callable[[bytes], None]
 ProgressSink = Callable[[int], None]
+CheckpointSink = Callable[[Checkpoint], None]
 
 #: Consecutive failed connections after which a run that never connected stops.
 FIRST_CONNECT_ATTEMPTS = 3
@@ -53,6 +56,9 @@ FIRST_CONNECT_ATTEMPTS = 3
 SILENT_STREAMS = 2
 #: Seconds to wait for the close that follows ``isFinal`` before closing ourselves.
 CLOSE_AFTER_FINAL_S = 10.0
+#: Voiced characters a session may have sent beyond what the alignment shows voiced: about
+#: two pieces, one generating and one queued behind it (see ``Session._send_paced``).
+WINDOW_CHARS = 400
 
 
 def _is_loopback(url: str) -> bool:
@@ -209,17 +215,22 @@ class Session:
 
     async def narrate(
         self,
-        pieces: Sequence[str],
+        text: str,
         sink: AudioSink,
         tally: StreamTally,
         on_progress: ProgressSink | None = None,
+        on_checkpoint: CheckpointSink | None = None,
     ) -> None:
-        """Stream ``pieces`` and pass audio to ``sink`` until the final message and close."""
+        """Stream ``text`` and pass audio to ``sink`` until the final message and close.
+
+        ``on_checkpoint`` hears each sentence end the audio so far has proven voiced: what a
+        caller may keep if the session then fails.
+        """
         if self._used:
-            raise RuntimeError("a session narrates one chapter")
+            raise RuntimeError("a session narrates one text")
         self._used = True
         try:
-            await self._exchange(pieces, sink, tally, on_progress)
+            await self._exchange(text, sink, tally, on_progress, on_checkpoint)
             self._silence.stream_ended(tally)
             check_complete(tally, self._speech.output_format, self._speech.fastest_speed)
         except ServiceError as exc:
@@ -227,13 +238,14 @@ class Session:
 
     async def _exchange(
         self,
-        pieces: Sequence[str],
+        text: str,
         sink: AudioSink,
         tally: StreamTally,
         on_progress: ProgressSink | None,
+        on_checkpoint: CheckpointSink | None,
     ) -> None:
-        receiver = _Receiver(self._speech, "".join(pieces), sink, tally, on_progress)
-        sender = asyncio.create_task(self._send_all(pieces, tally))
+        receiver = _Receiver(self._speech, text, sink, tally, on_progress, on_checkpoint)
+        sender = asyncio.create_task(self._send_paced(message_pieces(text), tally, receiver))
         try:
             await self._receive_all(receiver)
             await sender  # surfaces a send failure that the receiver did not see
@@ -243,12 +255,29 @@ class Session:
             with contextlib.suppress(asyncio.CancelledError, ServiceError):
                 await sender
 
-    async def _send_all(self, pieces: Sequence[str], tally: StreamTally) -> None:
-        for number, piece in enumerate(pieces, start=1):
-            message = protocol.text_message(piece, flush=number == len(pieces))
-            await self._send(message)
-            tally.characters_sent += len(piece)
-            tally.spoken_characters_sent += spoken_length(piece)
+    async def _send_paced(
+        self, pieces: Sequence[TextPiece], tally: StreamTally, receiver: _Receiver
+    ) -> None:
+        """Keep at most :data:`WINDOW_CHARS` ahead of what the alignment shows voiced.
+
+        Each piece is sentence-complete and flushed, so the service generates it at once
+        and never waits on its buffering schedule; one piece queued behind the one being
+        generated keeps it busy. Text held back is text a dropped session has not been
+        paid for. Should the service say nothing for a third of its inactivity timeout,
+        the next piece goes anyway, so pacing can never let the session time out.
+        """
+        idle = self._service.inactivity_timeout / 3
+        for piece in pieces:
+            sent = tally.spoken_characters_sent
+            while sent - receiver.coverage.covered >= WINDOW_CHARS:
+                receiver.voiced.clear()
+                with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                    await asyncio.wait_for(receiver.voiced.wait(), idle)
+                    continue
+                break
+            await self._send(protocol.text_message(piece.text, flush=True))
+            tally.characters_sent += len(piece.text)
+            tally.spoken_characters_sent += spoken_length(piece.text)
         await self._send(protocol.END_OF_STREAM)
 
     async def _receive_all(self, receiver: _Receiver) -> None:
@@ -294,6 +323,8 @@ class Session:
                 ) from exc
             event = protocol.parse_message(raw)
             if isinstance(event, protocol.Final):
+                if final_at is None:
+                    receiver.finished()
                 final_at = final_at or loop.time()
             elif final_at is None and receiver.take(event):
                 last_news = loop.time()
@@ -327,7 +358,7 @@ class Session:
 
 
 class _Receiver:
-    """Takes audio frames for one text: checks, counts, passes on."""
+    """Takes audio frames for one text: checks, counts, passes on, and proves progress."""
 
     def __init__(
         self,
@@ -336,29 +367,44 @@ class _Receiver:
         sink: AudioSink,
         tally: StreamTally,
         on_progress: ProgressSink | None,
+        on_checkpoint: CheckpointSink | None,
     ) -> None:
         self.coverage = Coverage(text)
         self.spoken = self.coverage.length
+        self.voiced = asyncio.Event()
         self._format = speech.output_format
         self._sink, self._tally, self._on_progress = sink, tally, on_progress
+        self._tracker = CheckpointTracker(
+            text, self.coverage, speech.output_format, on_checkpoint or (lambda c: None)
+        )
 
     def take(self, event: protocol.AudioChunk) -> bool:
         """Pass the frame's audio on; True when it brought news (audio or timing).
 
-        Timing is read from ``alignment``, else from ``normalizedAlignment``; each position
-        of the text is counted once, so a repeated pass adds nothing.
+        A frame with timing opens a generation. Timing is read from ``alignment``, else
+        from ``normalizedAlignment``; each position of the text is counted once, so a
+        repeated pass adds nothing.
         """
         tally = self._tally
+        voiced = 0
+        if event.alignment is not None:
+            voiced = self._tracker.generation(event.alignment)
+        elif event.normalized_alignment is not None:
+            self._tracker.generation(None)
+            voiced = self.coverage.add(event.normalized_alignment.chars)
+        if event.alignment is not None or event.normalized_alignment is not None:
+            tally.alignment_seen = True
+            tally.aligned_characters = self.coverage.covered
         if event.audio:
             check_audio(tally, event.audio, self._format, self.spoken)
             self._sink(event.audio)
             tally.audio_bytes += len(event.audio)
-        alignment = event.alignment or event.normalized_alignment
-        voiced = 0
-        if alignment is not None:
-            tally.alignment_seen = True
-            voiced = self.coverage.add(alignment.chars)
-            tally.aligned_characters = self.coverage.covered
-            if self._on_progress is not None and voiced:
+            self._tracker.audio(event.audio)
+        if voiced:
+            self.voiced.set()
+            if self._on_progress is not None:
                 self._on_progress(voiced)
         return bool(event.audio) or voiced > 0
+
+    def finished(self) -> None:
+        self._tracker.finished()

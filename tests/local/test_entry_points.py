@@ -98,13 +98,19 @@ def test_narrate_server_options_become_server_options(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(server_cli, "_serve", serve)
     args = ["--quota", "100", "--quota-mode", "close", "--repeat-alignment",
-            "--drop-after-frames", "3", "--internal-error-after-frames", "4"]  # fmt: skip
+            "--drop-after-frames", "3", "--internal-error-after-frames", "4",
+            "--max-frame-bytes", "1000", "--drop-share", "0.25", "--drop-within-frames", "5",
+            "--fault-seed", "7"]  # fmt: skip
     result = CliRunner().invoke(server_cli.main, args)
     assert result.exit_code == 0, result.output
     (options,) = served
     assert (options.quota_characters, options.quota_mode) == (100, "close")
     assert options.repeat_alignment is True
     assert (options.drop_after_frames, options.internal_error_after_frames) == (3, 4)
+    assert options.max_frame_bytes == 1000
+    assert (options.drop_share, options.drop_within_frames, options.fault_seed) == (0.25, 5, 7)
     assert options.concurrency_mode == "queue"
     CliRunner().invoke(server_cli.main, [])
     assert served[-1] == ServerOptions()
+    refused = CliRunner().invoke(server_cli.main, ["--drop-share", "2"])
+    assert refused.exit_code == 2 and len(served) == 2

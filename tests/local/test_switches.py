@@ -205,7 +205,7 @@ async def _three_generations(ws: ClientConnection) -> None:
         await ws.send(json.dumps({"text": part, "flush": True}))
 
 
-async def test_drop_after_frames_counts_generations_and_sends_no_close_frame(
+async def test_drop_after_frames_counts_audio_frames_and_sends_no_close_frame(
     local_server: ServerFactory,
 ) -> None:
     async with local_server(drop_after_frames=2) as server, connect(stream_url(server)) as ws:
@@ -214,12 +214,13 @@ async def test_drop_after_frames_counts_generations_and_sends_no_close_frame(
         with pytest.raises(ConnectionClosedError) as closed:
             await next_message(ws)
     assert closed.value.rcvd is None
-    assert "".join(first["alignment"]["chars"]) == "One. "  # whole frames, one a generation
+    assert "".join(first["alignment"]["chars"]) == "One. "  # by default a frame per generation
     assert "".join(second["alignment"]["chars"]) == "Two. "
     assert server.stats.audio_frames_sent == 2
+    assert server.stats.sessions_dropped == 1
 
 
-async def test_internal_error_after_frames_counts_generations_and_sends_1011(
+async def test_internal_error_after_frames_counts_audio_frames_and_sends_1011(
     local_server: ServerFactory,
 ) -> None:
     async with (
@@ -238,6 +239,7 @@ async def test_internal_error_after_frames_counts_generations_and_sends_1011(
         "code": 1011,
     }
     assert ws.close_code == 1011
+    assert server.stats.sessions_failed == 1
 
 
 async def test_faults_hit_only_the_first_fault_sessions(local_server: ServerFactory) -> None:
