@@ -221,3 +221,38 @@ def test_a_killed_run_keeps_its_pieces_and_the_rerun_pays_only_for_the_rest(
     assert entry["status"] == "done"
     assert first < text_chars and total <= text_chars * 1.15
     assert not (out / PIECES_DIR).exists()
+
+
+def test_a_run_stopped_by_quota_keeps_its_pieces_for_the_next_and_stale_ones_go(
+    tmp_path: Path,
+) -> None:
+    book = write_long_book(tmp_path / "book.md", paragraphs=8)
+    out = tmp_path / "out"
+    text_chars = len(book.read_text())
+    with server_in_thread(tone(quota_characters=text_chars // 2)) as server:
+        result = run_cli(book, "--out", out, *service_args(server), "--max-segment-chars", "0")
+    assert result.exit_code == 3, result.output
+    kept = sorted(p.name for p in (out / PIECES_DIR).iterdir())
+    assert kept and all(name.endswith(".piece") for name in kept)
+    (stopped,) = read_manifest(out)["chapters"]
+    assert stopped["status"] == "pending" and stopped["characters"] > 0
+
+    with server_in_thread(tone()) as server:
+        narrate(book, out, server, "--max-segment-chars", "0")
+        rest = server.stats.characters_received
+    (entry,) = read_manifest(out)["chapters"]
+    assert entry["status"] == "done" and entry["pieces"] >= 2
+    assert rest < text_chars * 0.75  # only what the pieces did not hold
+    assert entry["characters"] == stopped["characters"] + rest
+    assert not (out / PIECES_DIR).exists()
+
+    # Pieces whose chapter text changed are of no use: they are removed, not reused.
+    with server_in_thread(tone(quota_characters=text_chars // 2)) as server:
+        run_cli(book, "--out", out, *service_args(server), "--force", "--max-segment-chars", "0")
+    assert any((out / PIECES_DIR).iterdir())
+    book.write_text(book.read_text().replace("# The Long Chapter", "# Another Chapter"))
+    with server_in_thread(tone()) as server:
+        narrate(book, out, server, "--max-segment-chars", "0")
+        again = server.stats.characters_received
+    assert again >= text_chars * 0.9
+    assert not (out / PIECES_DIR).exists()

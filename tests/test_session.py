@@ -139,3 +139,30 @@ async def test_faults_arrive_as_transient_narrator_errors(options: ServerOptions
         with pytest.raises(NarratorError) as caught:
             await narrate_once(server.url)
     assert isinstance(caught.value, TransientServiceError)
+
+
+async def test_a_session_keeps_only_a_window_of_text_ahead_of_what_was_voiced() -> None:
+    from narrator.service.session import WINDOW_CHARS
+
+    text = " ".join(f"Sentence number {n} walks along the quiet river bank." for n in range(120))
+    options = ServerOptions(voice_engine="tone", chars_per_second=40_000)
+    async with LocalServer(port=0, options=options) as server:
+        service, speech = settings(server.url)
+        session = await Connector(service, speech).open()
+        tally = StreamTally()
+        voiced = 0
+        ahead: list[int] = []
+
+        def progress(count: int) -> None:
+            nonlocal voiced
+            voiced += count
+            ahead.append(tally.spoken_characters_sent - voiced)
+
+        try:
+            await session.narrate(text, lambda audio: None, tally, progress)
+        finally:
+            await session.close()
+    assert tally.characters_sent == len(text) + 1  # every piece went, each ending in a space
+    assert len(ahead) > 10
+    assert max(ahead) <= WINDOW_CHARS + 500  # the window, and at most one piece over it
+    assert max(ahead) < tally.spoken_characters_sent / 5  # never the whole text at once

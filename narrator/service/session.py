@@ -268,8 +268,7 @@ class Session:
         """
         idle = self._service.inactivity_timeout / 3
         for piece in pieces:
-            sent = tally.spoken_characters_sent
-            while sent - receiver.coverage.covered >= WINDOW_CHARS:
+            while receiver.holds_back(tally.spoken_characters_sent):
                 receiver.voiced.clear()
                 with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
                     await asyncio.wait_for(receiver.voiced.wait(), idle)
@@ -400,11 +399,21 @@ class _Receiver:
             self._sink(event.audio)
             tally.audio_bytes += len(event.audio)
             self._tracker.audio(event.audio)
-        if voiced:
+        if voiced or event.audio:
             self.voiced.set()
-            if self._on_progress is not None:
-                self._on_progress(voiced)
+        if voiced and self._on_progress is not None:
+            self._on_progress(voiced)
         return bool(event.audio) or voiced > 0
+
+    def holds_back(self, spoken_sent: int) -> bool:
+        """Whether the next piece should wait: a window's worth is not yet shown voiced.
+
+        A service that sends audio without any timing gives pacing nothing to go by: then
+        the text goes as fast as the socket takes it, as it did before pacing.
+        """
+        if self._tally.audio_bytes and not self._tally.alignment_seen:
+            return False
+        return spoken_sent - self.coverage.covered >= WINDOW_CHARS
 
     def finished(self) -> None:
         self._tracker.finished()
