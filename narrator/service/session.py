@@ -1,8 +1,9 @@
-"""One chapter over one WebSocket connection.
+"""One text (a segment of a chapter, or what is left of it) over one WebSocket connection.
 
-The connection is opened and initialised ahead of use (:meth:`Connector.open`) and kept alive
-with the protocol's keep-alive until a chapter is given to it, so a handshake never sits on
-the critical path. Every websockets and OSError failure is translated here, where it enters,
+The connection is opened and initialised ahead of use (:meth:`Connector.open`), so a
+handshake never sits on the critical path; it is used only while fresh, since no keep-alive
+is sent. The text goes out paced, a window ahead of what the service has voiced, and what
+comes back is followed by :class:`narrator.service.receiver.Receiver`. Every websockets and OSError failure is translated here, where it enters,
 into narrator's error tree (see :mod:`narrator.errors`); nothing foreign escapes this module,
 and the API key is removed from anything the service echoes.
 
@@ -19,7 +20,7 @@ import asyncio
 import contextlib
 import ipaddress
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 import websockets
@@ -34,21 +35,15 @@ from narrator.errors import (
     redact,
 )
 from narrator.service import protocol
-from narrator.service.checkpoints import Checkpoint, CheckpointTracker
 from narrator.service.chunking import TextPiece, message_pieces
 from narrator.service.completeness import (
-    Coverage,
     StreamTally,
-    check_audio,
     check_complete,
     max_audio_seconds,
     spoken_length,
 )
+from narrator.service.receiver import AudioSink, CheckpointSink, ProgressSink, Receiver
 from narrator.settings import ServiceSettings, SpeechSettings
-
-AudioSink = Callable[[bytes], None]
-ProgressSink = Callable[[int], None]
-CheckpointSink = Callable[[Checkpoint], None]
 
 #: Consecutive failed connections after which a run that never connected stops.
 FIRST_CONNECT_ATTEMPTS = 3
@@ -56,9 +51,6 @@ FIRST_CONNECT_ATTEMPTS = 3
 SILENT_STREAMS = 2
 #: Seconds to wait for the close that follows ``isFinal`` before closing ourselves.
 CLOSE_AFTER_FINAL_S = 10.0
-#: Voiced characters a session may have sent beyond what the alignment shows voiced: about
-#: two pieces, one generating and one queued behind it (see ``Session._send_paced``).
-WINDOW_CHARS = 400
 
 
 def _is_loopback(url: str) -> bool:
@@ -244,7 +236,7 @@ class Session:
         on_progress: ProgressSink | None,
         on_checkpoint: CheckpointSink | None,
     ) -> None:
-        receiver = _Receiver(self._speech, text, sink, tally, on_progress, on_checkpoint)
+        receiver = Receiver(self._speech, text, sink, tally, on_progress, on_checkpoint)
         sender = asyncio.create_task(self._send_paced(message_pieces(text), tally, receiver))
         try:
             await self._receive_all(receiver)
@@ -256,9 +248,10 @@ class Session:
                 await sender
 
     async def _send_paced(
-        self, pieces: Sequence[TextPiece], tally: StreamTally, receiver: _Receiver
+        self, pieces: Sequence[TextPiece], tally: StreamTally, receiver: Receiver
     ) -> None:
-        """Keep at most :data:`WINDOW_CHARS` ahead of what the alignment shows voiced.
+        """Keep at most a window ahead of what the alignment shows voiced
+        (:data:`narrator.service.receiver.WINDOW_CHARS`).
 
         Each piece is sentence-complete and flushed, so the service generates it at once
         and never waits on its buffering schedule; one piece queued behind the one being
@@ -279,7 +272,7 @@ class Session:
             tally.spoken_characters_sent += spoken_length(piece.text)
         await self._send(protocol.END_OF_STREAM)
 
-    async def _receive_all(self, receiver: _Receiver) -> None:
+    async def _receive_all(self, receiver: Receiver) -> None:
         """Read until the close; every wait is bounded.
 
         Before the first audio the bound is ``queue_timeout``: over the plan's concurrency the
@@ -354,66 +347,3 @@ class Session:
         """Close without waiting long: used for sessions never given a chapter."""
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._ws.close(), 2.0)
-
-
-class _Receiver:
-    """Takes audio frames for one text: checks, counts, passes on, and proves progress."""
-
-    def __init__(
-        self,
-        speech: SpeechSettings,
-        text: str,
-        sink: AudioSink,
-        tally: StreamTally,
-        on_progress: ProgressSink | None,
-        on_checkpoint: CheckpointSink | None,
-    ) -> None:
-        self.coverage = Coverage(text)
-        self.spoken = self.coverage.length
-        self.voiced = asyncio.Event()
-        self._format = speech.output_format
-        self._sink, self._tally, self._on_progress = sink, tally, on_progress
-        self._tracker = CheckpointTracker(
-            text, self.coverage, speech.output_format, on_checkpoint or (lambda c: None)
-        )
-
-    def take(self, event: protocol.AudioChunk) -> bool:
-        """Pass the frame's audio on; True when it brought news (audio or timing).
-
-        A frame with timing opens a generation. Timing is read from ``alignment``, else
-        from ``normalizedAlignment``; each position of the text is counted once, so a
-        repeated pass adds nothing.
-        """
-        tally = self._tally
-        voiced = 0
-        if event.alignment is not None:
-            voiced = self._tracker.generation(event.alignment)
-        elif event.normalized_alignment is not None:
-            self._tracker.generation(None)
-            voiced = self.coverage.add(event.normalized_alignment.chars)
-        if event.alignment is not None or event.normalized_alignment is not None:
-            tally.alignment_seen = True
-            tally.aligned_characters = self.coverage.covered
-        if event.audio:
-            check_audio(tally, event.audio, self._format, self.spoken)
-            self._sink(event.audio)
-            tally.audio_bytes += len(event.audio)
-            self._tracker.audio(event.audio)
-        if voiced or event.audio:
-            self.voiced.set()
-        if voiced and self._on_progress is not None:
-            self._on_progress(voiced)
-        return bool(event.audio) or voiced > 0
-
-    def holds_back(self, spoken_sent: int) -> bool:
-        """Whether the next piece should wait: a window's worth is not yet shown voiced.
-
-        A service that sends audio without any timing gives pacing nothing to go by: then
-        the text goes as fast as the socket takes it, as it did before pacing.
-        """
-        if self._tally.audio_bytes and not self._tally.alignment_seen:
-            return False
-        return spoken_sent - self.coverage.covered >= WINDOW_CHARS
-
-    def finished(self) -> None:
-        self._tracker.finished()

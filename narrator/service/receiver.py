@@ -1,0 +1,83 @@
+"""What one session receives: audio checked and passed on, timing turned into progress,
+proof of what was voiced, and how far ahead the sender may go."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from narrator.service import protocol
+from narrator.service.checkpoints import Checkpoint, CheckpointTracker
+from narrator.service.completeness import Coverage, StreamTally, check_audio
+from narrator.settings import SpeechSettings
+
+AudioSink = Callable[[bytes], None]
+ProgressSink = Callable[[int], None]
+CheckpointSink = Callable[[Checkpoint], None]
+
+#: Voiced characters a session may have sent beyond what the alignment shows voiced: about
+#: two pieces, one generating and one queued behind it (see ``Session._send_paced``).
+WINDOW_CHARS = 400
+
+
+class Receiver:
+    """Takes audio frames for one text: checks, counts, passes on, and proves progress."""
+
+    def __init__(
+        self,
+        speech: SpeechSettings,
+        text: str,
+        sink: AudioSink,
+        tally: StreamTally,
+        on_progress: ProgressSink | None,
+        on_checkpoint: CheckpointSink | None,
+    ) -> None:
+        self.coverage = Coverage(text)
+        self.spoken = self.coverage.length
+        self.voiced = asyncio.Event()
+        self._format = speech.output_format
+        self._sink, self._tally, self._on_progress = sink, tally, on_progress
+        self._tracker = CheckpointTracker(
+            text, self.coverage, speech.output_format, on_checkpoint or (lambda c: None)
+        )
+
+    def take(self, event: protocol.AudioChunk) -> bool:
+        """Pass the frame's audio on; True when it brought news (audio or timing).
+
+        A frame with timing opens a generation. Timing is read from ``alignment``, else
+        from ``normalizedAlignment``; each position of the text is counted once, so a
+        repeated pass adds nothing.
+        """
+        tally = self._tally
+        voiced = 0
+        if event.alignment is not None:
+            voiced = self._tracker.generation(event.alignment)
+        elif event.normalized_alignment is not None:
+            self._tracker.generation(None)
+            voiced = self.coverage.add(event.normalized_alignment.chars)
+        if event.alignment is not None or event.normalized_alignment is not None:
+            tally.alignment_seen = True
+            tally.aligned_characters = self.coverage.covered
+        if event.audio:
+            check_audio(tally, event.audio, self._format, self.spoken)
+            self._sink(event.audio)
+            tally.audio_bytes += len(event.audio)
+            self._tracker.audio(event.audio)
+        if voiced or event.audio:
+            self.voiced.set()
+        if voiced and self._on_progress is not None:
+            self._on_progress(voiced)
+        return bool(event.audio) or voiced > 0
+
+    def holds_back(self, spoken_sent: int) -> bool:
+        """Whether the next piece should wait: a window's worth is not yet shown voiced.
+
+        A service that sends audio without any timing gives pacing nothing to go by: then
+        the text goes as fast as the socket takes it, as it did before pacing.
+        """
+        if self._tally.audio_bytes and not self._tally.alignment_seen:
+            return False
+        return spoken_sent - self.coverage.covered >= WINDOW_CHARS
+
+    def finished(self) -> None:
+        self._tracker.finished()
