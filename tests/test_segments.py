@@ -256,3 +256,32 @@ def test_a_run_stopped_by_quota_keeps_its_pieces_for_the_next_and_stale_ones_go(
         again = server.stats.characters_received
     assert again >= text_chars * 0.9
     assert not (out / PIECES_DIR).exists()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_third_of_sessions_dropped_and_refused_concurrency_still_finish_the_book(
+    tmp_path: Path, seed: int
+) -> None:
+    book = tmp_path / "book.md"
+    book.write_text(
+        "\n\n".join(f"# Part {n}\n\n{prose(seed * 10 + n, 6)}" for n in range(1, 5)) + "\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    faults = tone(
+        max_frame_bytes=20_000,
+        drop_share=0.35,
+        drop_within_frames=40,
+        fault_seed=seed,
+        max_concurrency=2,
+        concurrency_mode="refuse",
+    )
+    with server_in_thread(faults) as server:
+        narrate(book, out, server, "-j", "4")
+        dropped = server.stats.sessions_dropped
+    chapters = read_manifest(out)["chapters"]
+    assert [c["status"] for c in chapters] == ["done"] * 4
+    assert dropped >= 2  # the faults really happened
+    # Each failed session wastes at most what pacing let ahead of the voice, never a chapter.
+    failures = sum(c["attempts"] for c in chapters) - len(chapters)
+    assert sum(c["characters"] for c in chapters) <= len(book.read_text()) + 800 * failures

@@ -88,7 +88,8 @@ class PieceWriter(StreamedFile):
         self._check(audio_bytes)
         try:
             self._file.flush()
-            self._rename(f"{self.key}.{self.start}-{end}.{audio_bytes}.partial")
+            if os.name != "nt":  # Windows cannot rename an open file: no checkpoints there
+                self._rename(f"{self.key}.{self.start}-{end}.{audio_bytes}.partial")
         except OSError as exc:
             raise _error(self._path, "checkpoint", exc) from exc
 

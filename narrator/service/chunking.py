@@ -35,6 +35,13 @@ _START = re.compile(
 _RUN_OR_SPACE = frozenset(_SENTENCE_ENDS + _CLOSERS)
 _VISIBLE = re.compile(r"\S")
 
+#: A piece is about this long: within the sizes of the service's own default buffering
+#: schedule (120 to 290), so each flushed piece is one ordinary generation; small enough that
+#: the two a paced session keeps in flight are little to lose when a connection drops.
+TARGET_CHARS = 200
+#: No piece is longer: a longer sentence is cut at a clause mark, else at a space.
+MAX_CHARS = 400
+
 
 @dataclass(frozen=True)
 class TextPiece:
@@ -124,7 +131,9 @@ def _split_long(text: str, start: int, end: int, max_chars: int) -> Iterator[tup
         yield start, end
 
 
-def message_pieces(text: str, target_chars: int = 250, max_chars: int = 500) -> list[TextPiece]:
+def message_pieces(
+    text: str, target_chars: int = TARGET_CHARS, max_chars: int = MAX_CHARS
+) -> list[TextPiece]:
     """Group sentences into messages of about ``target_chars``, each ending in one space.
 
     Parts of one message are joined by one space whatever lay between them in the text (a
@@ -151,6 +160,8 @@ def message_pieces(text: str, target_chars: int = 250, max_chars: int = 500) -> 
     return pieces
 
 
-def chunk_text(text: str, target_chars: int = 250, max_chars: int = 500) -> list[str]:
+def chunk_text(
+    text: str, target_chars: int = TARGET_CHARS, max_chars: int = MAX_CHARS
+) -> list[str]:
     """Group sentences into pieces of about ``target_chars``, each ending in one space."""
     return [piece.text for piece in message_pieces(text, target_chars, max_chars)]

@@ -17,7 +17,7 @@ CheckpointSink = Callable[[Checkpoint], None]
 
 #: Voiced characters a session may have sent beyond what the alignment shows voiced: about
 #: two pieces, one generating and one queued behind it (see ``Session._send_paced``).
-WINDOW_CHARS = 400
+WINDOW_CHARS = 300
 
 
 class Receiver:

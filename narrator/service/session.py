@@ -3,9 +3,10 @@
 The connection is opened and initialised ahead of use (:meth:`Connector.open`), so a
 handshake never sits on the critical path; it is used only while fresh, since no keep-alive
 is sent. The text goes out paced, a window ahead of what the service has voiced, and what
-comes back is followed by :class:`narrator.service.receiver.Receiver`. Every websockets and OSError failure is translated here, where it enters,
-into narrator's error tree (see :mod:`narrator.errors`); nothing foreign escapes this module,
-and the API key is removed from anything the service echoes.
+comes back is followed by :class:`narrator.service.receiver.Receiver`. Every websockets and
+OSError failure is translated here, where it enters, into narrator's error tree (see
+:mod:`narrator.errors`); nothing foreign escapes this module, and the API key is removed from
+anything the service echoes.
 
 Nothing here waits without a bound: a handshake gets ``open_timeout`` seconds; a session that
 brings no new audio for ``stall_timeout`` seconds is given up; a whole session gets
