@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from narrator.audioformat import sample_rate
 from narrator.errors import NarratorError, OutputError, redact
 from narrator.events import (
     ChapterFinished,
@@ -22,15 +23,18 @@ from narrator.events import (
     Notice,
     Progress,
 )
+from narrator.output.files import write_json_atomic
 from narrator.output.manifest import ChapterEntry, Manifest
 from narrator.output.pieces import Piece, PieceStore, PieceWriter
 from narrator.output.tags import Cover, chapter_tags
+from narrator.output.timings import ChapterTimings, timings_name, words_of
 from narrator.output.writer import AudioWriter
 from narrator.planning import PlannedBook, max_segment_chars
 from narrator.reading.book import Chapter
 from narrator.segmenting import Gap, chain, plan_segments
 from narrator.service.checkpoints import Checkpoint
 from narrator.service.completeness import StreamTally, spoken_length
+from narrator.service.receiver import StreamHooks, Timed
 from narrator.service.session import Session
 from narrator.settings import RunSettings
 
@@ -119,9 +123,13 @@ class Narration:
             kept = proven
             writer.checkpoint(job.start + proven.text_end, proven.audio_bytes)
 
+        def timing(voiced: Timed) -> None:
+            writer.timed([(job.start + offset, start, end) for offset, start, end in voiced])
+
+        hooks = StreamHooks(progress, checkpoint, timing)
         with work.store.open(work.key, job.start) as writer:
             try:
-                await session.narrate(text, writer.write, tally, progress, checkpoint)
+                await session.narrate(text, writer.write, tally, hooks)
                 piece = await asyncio.to_thread(writer.finish, job.end)
             except Exception:
                 self._keep_proven(job, writer, kept, counted)
@@ -168,10 +176,14 @@ class Narration:
         pieces = sorted(work.pieces, key=lambda p: p.start)
         _check_chain(work, pieces)
         settings, index = self.settings, work.chapter.index
-        with AudioWriter(work.planned.folder, work.file, settings.speech.output_format) as w:
-            await asyncio.to_thread(work.store.join, pieces, w.write)
+        folder, fmt = work.planned.folder, settings.speech.output_format
+        with AudioWriter(folder, work.file, fmt) as w:
+            counts = await asyncio.to_thread(work.store.join_parts, pieces, w.write)
             tags = chapter_tags(settings, work.planned.book, work.chapter)
             written = await asyncio.to_thread(w.commit, tags, self.cover)
+        timings = _timings(work, pieces, counts, written.duration_s, sample_rate(fmt))
+        path = folder / timings_name(work.file)
+        await asyncio.to_thread(write_json_atomic, path, timings.to_json())
         work.record.finished(index, written)
         work.entry.pieces = len(pieces)
         work.record.save_soon(work.planned.folder)
@@ -231,6 +243,21 @@ def segment_jobs(
     for job in jobs:
         job.segments = job.chapter.open_segments + len(job.chapter.pieces)
     return jobs, resumed
+
+
+def _timings(
+    work: ChapterWork, pieces: list[Piece], counts: list[int], duration: float, rate: int
+) -> ChapterTimings:
+    """The chapter's words on its file's timeline: each piece's times are placed after the
+    samples of the pieces before it, counted from the audio joined."""
+    voiced: list[tuple[int, float, float]] = []
+    before = 0
+    for piece, samples in zip(pieces, counts, strict=True):
+        base = before / rate
+        voiced += [(o, base + s, base + e) for o, s, e in work.store.read_times(piece)]
+        before += samples
+    words = words_of(work.chapter.text, voiced)
+    return ChapterTimings(work.file, work.entry.text_sha256, duration, tuple(words))
 
 
 def _check_chain(work: ChapterWork, pieces: list[Piece]) -> None:

@@ -17,7 +17,7 @@ from mutagen.mp3 import MP3
 
 from narrator.errors import OutputError, TaggingError
 from narrator.output.audio import audio_duration
-from narrator.output.pieces import PIECES_DIR, Piece, PieceStore, piece_key
+from narrator.output.pieces import PIECES_DIR, TIMES, Piece, PieceStore, piece_key
 from narrator.output.tags import Tags
 from narrator.output.writer import AudioWriter
 from tests.test_audioformat import (
@@ -48,7 +48,12 @@ def put(store: PieceStore, start: int, end: int, data: bytes, key: str = KEY) ->
 
 
 def names(store: PieceStore) -> list[str]:
-    return sorted(os.listdir(store.folder)) if store.folder.exists() else []
+    """The files of the store but timing sidecars, each of which must sit beside its audio."""
+    found = sorted(os.listdir(store.folder)) if store.folder.exists() else []
+    for name in found:
+        if name.endswith(TIMES):
+            assert name[: -len(TIMES)] in found, f"{name} outlived its audio"
+    return [name for name in found if not name.endswith(TIMES)]
 
 
 def mp3_frames_after_tag(path: Path) -> int:
@@ -331,3 +336,24 @@ def test_mp3_duration_of_broken_audio_is_a_tagging_error(tmp_path: Path) -> None
     path.write_bytes(encode_mp3(0.3) + b"junk" * 40 + encode_mp3(0.3))
     with pytest.raises(TaggingError, match="lost MP3 frame sync"):
         audio_duration(path, MP3_FORMAT)
+
+
+def test_timings_follow_their_piece_through_checkpoints_recovery_and_removal(
+    tmp_path: Path,
+) -> None:
+    store, mp3 = store_of(tmp_path), encode_mp3(0.4)
+    with store.open(KEY, 10) as writer:
+        writer.write(mp3)
+        writer.timed([(10, 0.0, 0.1), (11, 0.1, 0.2)])
+        writer.checkpoint(20, len(mp3))
+        writer.timed([(25, 0.3, 0.35)])  # past the checkpoint: beyond the piece once cut
+        piece = writer.finish(20, len(mp3))
+    assert piece is not None and piece.times_path.exists()
+    assert store.read_times(piece) == [(10, 0.0, 0.1), (11, 0.1, 0.2)]
+    partial = store.folder / f"{KEY}.30-40.{len(mp3)}.partial"
+    partial.write_bytes(mp3)
+    (store.folder / (partial.name + TIMES)).write_text("30 0.0 0.5\n31 0.5 0.6\n35 0.")
+    recovered = [p for p in store.found(KEY) if p.start == 30]
+    assert store.read_times(recovered[0]) == [(30, 0.0, 0.5), (31, 0.5, 0.6)]
+    store.remove([piece, *recovered])
+    assert names(store) == [] and os.listdir(store.folder) == []

@@ -233,7 +233,7 @@ def test_a_run_stopped_by_quota_keeps_its_pieces_for_the_next_and_stale_ones_go(
         result = run_cli(book, "--out", out, *service_args(server), "--max-segment-chars", "0")
     assert result.exit_code == 3, result.output
     kept = sorted(p.name for p in (out / PIECES_DIR).iterdir())
-    assert kept and all(name.endswith(".piece") for name in kept)
+    assert kept and all(name.endswith((".piece", ".piece.times")) for name in kept)
     (stopped,) = read_manifest(out)["chapters"]
     assert stopped["status"] == "pending" and stopped["characters"] > 0
 
@@ -285,3 +285,38 @@ def test_a_third_of_sessions_dropped_and_refused_concurrency_still_finish_the_bo
     # Each failed session wastes at most what pacing let ahead of the voice, never a chapter.
     failures = sum(c["attempts"] for c in chapters) - len(chapters)
     assert sum(c["characters"] for c in chapters) <= len(book.read_text()) + 800 * failures
+
+
+def test_word_timings_stay_on_the_files_timeline_across_joins_and_resumes(
+    tmp_path: Path,
+) -> None:
+    """An hour of audio, cut across four sessions and resumed after drops: every word is
+    timed once, in order, where the whole-chapter narration puts it, and the last word ends
+    with the file."""
+    import json
+
+    from narrator.output.timings import load_timings, timings_name
+
+    book = write_long_book(tmp_path / "book.md", paragraphs=400)  # about 52,000 characters
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    fmt = ["--format", "mp3_22050_32"]
+    with server_in_thread(tone()) as server:
+        narrate(book, whole, server, "-j", "4", "--max-segment-chars", "0", *fmt)
+    faults = tone(drop_share=0.3, drop_within_frames=60, fault_seed=5)
+    with server_in_thread(faults) as server:
+        narrate(book, cut, server, "-j", "4", *fmt)
+        assert server.stats.sessions_dropped >= 1
+    (one,) = read_manifest(whole)["chapters"]
+    (many,) = read_manifest(cut)["chapters"]
+    assert many["pieces"] > 4 and one["duration_s"] > 3000
+    a = load_timings(whole / timings_name(one["file"]))
+    b = load_timings(cut / timings_name(many["file"]))
+    assert json.loads((cut / timings_name(many["file"])).read_text())["version"] == 1
+    assert [w.offset for w in a.words] == [w.offset for w in b.words]  # each word once
+    starts = [w.start for w in b.words]
+    assert starts == sorted(starts) and all(w.end >= w.start for w in b.words)
+    assert abs(b.words[-1].end - b.duration_s) < 0.1
+    assert abs(b.duration_s - many["duration_s"]) < 0.01
+    # Joins add at most a frame of padding each; nothing drifts with the hour.
+    drift = max(abs(x.start - y.start) for x, y in zip(a.words, b.words, strict=True))
+    assert drift < 0.05 * many["pieces"] + 0.1

@@ -142,7 +142,7 @@ async def test_faults_arrive_as_transient_narrator_errors(options: ServerOptions
 
 
 async def test_a_session_keeps_only_a_window_of_text_ahead_of_what_was_voiced() -> None:
-    from narrator.service.receiver import WINDOW_CHARS
+    from narrator.service.receiver import WINDOW_CHARS, StreamHooks
 
     text = " ".join(f"Sentence number {n} walks along the quiet river bank." for n in range(120))
     options = ServerOptions(voice_engine="tone", chars_per_second=40_000)
@@ -159,7 +159,7 @@ async def test_a_session_keeps_only_a_window_of_text_ahead_of_what_was_voiced() 
             ahead.append(tally.spoken_characters_sent - voiced)
 
         try:
-            await session.narrate(text, lambda audio: None, tally, progress)
+            await session.narrate(text, lambda audio: None, tally, StreamHooks(progress))
         finally:
             await session.close()
     assert tally.characters_sent == len(text) + 1  # every piece went, each ending in a space

@@ -11,6 +11,10 @@ dropped connection or a killed run. Pieces live in a hidden folder of the book's
                                  checks the bytes before trusting the name
     .KEY.START.XXXXXXXX.part     being written, nothing proven yet
 
+Beside each, a sidecar of the same name plus ``.times`` holds the voiced characters' times
+(one line each: offset in the chapter text, start and end in seconds from the piece's first
+audio), renamed with its piece, so word timings survive whatever the audio survives.
+
 ``KEY`` (:func:`piece_key`) ties a piece to one chapter text and one set of speech settings;
 START and END are character offsets into the chapter's speech text. Callers hold the output
 folder's lock, so no file here belongs to a live writer of another run.
@@ -38,6 +42,7 @@ _KEY = r"[0-9a-f]{24}"
 _PIECE = re.compile(rf"({_KEY})\.(\d+)-(\d+)\.piece")
 _PARTIAL = re.compile(rf"({_KEY})\.(\d+)-(\d+)\.(\d+)\.partial")
 _TEMP = re.compile(rf"\.({_KEY})\.\d+\.[0-9a-f]{{8}}\.part")
+TIMES = ".times"
 
 
 def piece_key(text_sha256: str, settings_sha256: str) -> str:
@@ -54,6 +59,14 @@ class Piece:
     end: int
     path: Path
     bytes: int
+
+    @property
+    def times_path(self) -> Path:
+        return _times_of(self.path)
+
+
+def _times_of(path: Path) -> Path:
+    return path.with_name(path.name + TIMES)
 
 
 def _piece_name(key: str, start: int, end: int) -> str:
@@ -72,6 +85,28 @@ class PieceWriter(StreamedFile):
     def __init__(self, folder: Path, key: str, start: int) -> None:
         super().__init__(folder, f"{key}.{start}")
         self.key, self.start = key, start
+        try:
+            self._times = _times_of(self._path).open("w", encoding="ascii")
+        except OSError as exc:
+            self.discard()
+            raise _error(self._path, "create", exc) from exc
+
+    def timed(self, voiced: Sequence[tuple[int, float, float]]) -> None:
+        """Record characters' times: ``(offset in the chapter text, start, end)``, in seconds
+        from this piece's first audio."""
+        try:
+            self._times.writelines(f"{o} {s:.4f} {e:.4f}\n" for o, s, e in voiced)
+        except OSError as exc:
+            raise _error(self._path, "write", exc) from exc
+
+    def discard(self) -> None:
+        super().discard()
+        times = _times_of(self._path)
+        try:
+            self._times.close()
+            times.unlink(missing_ok=True)
+        except (OSError, AttributeError):  # best effort, as the audio's own discard
+            pass
 
     @property
     def path(self) -> Path:
@@ -88,6 +123,7 @@ class PieceWriter(StreamedFile):
         self._check(audio_bytes)
         try:
             self._file.flush()
+            self._times.flush()
             if os.name != "nt":  # Windows cannot rename an open file: no checkpoints there
                 self._rename(f"{self.key}.{self.start}-{end}.{audio_bytes}.partial")
         except OSError as exc:
@@ -107,6 +143,9 @@ class PieceWriter(StreamedFile):
                 self._file.truncate(size)
             os.fsync(self._file.fileno())
             self._file.close()
+            self._times.flush()
+            os.fsync(self._times.fileno())
+            self._times.close()
             self._rename(_piece_name(self.key, self.start, end))
             fsync_folder(self._folder)
         except OSError as exc:
@@ -122,6 +161,7 @@ class PieceWriter(StreamedFile):
 
     def _rename(self, name: str) -> None:
         target = self._folder / name
+        os.replace(_times_of(self._path), _times_of(target))
         os.replace(self._path, target)
         self._path = target
 
@@ -148,6 +188,7 @@ class PieceStore:
                 start, end, count = int(match[2]), int(match[3]), int(match[4])
                 if _piece_name(key, start, end) in names:  # the finished one is durable
                     self._unlink(path)
+                    self._unlink(_times_of(path))
                 elif (piece := self._recover(path, key, start, end, count)) is not None:
                     pieces.append(piece)
         return sorted(pieces, key=lambda piece: (piece.start, -piece.end))
@@ -163,12 +204,17 @@ class PieceStore:
         that is broken or differs from the first is refused (OutputError naming it); the
         sink has then received part of the audio and its output must be discarded.
         """
+        return sum(self.join_parts(pieces, sink))
+
+    def join_parts(self, pieces: Sequence[Piece], sink: Callable[[bytes], None]) -> list[int]:
+        """:meth:`join`, giving each piece's samples: where each begins in the joined file."""
         if not joinable(self.output_format):
             if len(pieces) != 1:
                 raise ValueError(f"{self.output_format} streams cannot be joined")
             self._copy(pieces[0], sink)  # a whole chapter in one piece: as it came
-            return 0
-        total, first = 0, None
+            return [0]
+        counts: list[int] = []
+        first = None
         for piece in pieces:
             try:
                 with open_regular(piece.path) as file:
@@ -180,8 +226,28 @@ class PieceStore:
             if problem is not None:
                 raise OutputError(f"cannot join {piece.path}: {problem}")
             first = first or index.stream
-            total += index.samples
-        return total
+            counts.append(index.samples)
+        return counts
+
+    def read_times(self, piece: Piece) -> list[tuple[int, float, float]]:
+        """The voiced characters' times recorded with ``piece`` that lie in its span; none
+        when it has no sidecar (its timings were not kept)."""
+        voiced: list[tuple[int, float, float]] = []
+        try:
+            with open_regular(piece.times_path) as file:
+                for line in file.read().decode("ascii", "replace").splitlines():
+                    parts = line.split()
+                    try:
+                        offset, start, end = int(parts[0]), float(parts[1]), float(parts[2])
+                    except (IndexError, ValueError):
+                        continue  # a line cut short by a crash
+                    if piece.start <= offset < piece.end:
+                        voiced.append((offset, start, end))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise _error(piece.times_path, "read", exc) from exc
+        return voiced
 
     def _copy(self, piece: Piece, sink: Callable[[bytes], None]) -> None:
         try:
@@ -198,13 +264,18 @@ class PieceStore:
             if piece.path.parent != self.folder:
                 raise ValueError(f"{piece.path} is not in {self.folder}")
             self._unlink(piece.path)
+            self._unlink(piece.times_path)
 
     def keep_only(self, keys: set[str]) -> None:
         """Delete every piece and checkpointed file whose key is not in ``keys``, and every
         leftover temp file (no writer is live while the caller holds the folder's lock)."""
-        for name, path, _ in self._entries():
+        entries = list(self._entries())
+        for name, path, _ in entries:
             match = _PIECE.fullmatch(name) or _PARTIAL.fullmatch(name)
             if _TEMP.fullmatch(name) or (match and match[1] not in keys):
+                self._unlink(path)
+        for name, path, _ in entries:  # a sidecar goes with its audio
+            if name.endswith(TIMES) and not path.with_name(name[: -len(TIMES)]).exists():
                 self._unlink(path)
         self._drop_if_empty()
 
@@ -226,7 +297,10 @@ class PieceStore:
                     os.fsync(file.fileno())
             if not whole:
                 path.unlink()
+                _times_of(path).unlink(missing_ok=True)
                 return None
+            if _times_of(path).exists():
+                os.replace(_times_of(path), _times_of(target))
             os.replace(path, target)
             fsync_folder(self.folder)
         except (OSError, ValueError) as exc:

@@ -68,9 +68,12 @@ class CheckpointTracker:
         coverage: Coverage,
         output_format: str,
         on_checkpoint: Callable[[Checkpoint], None],
+        on_timing: Callable[[list[tuple[int, float, float]]], None] = lambda timed: None,
     ) -> None:
         self._coverage = coverage
         self._stops = sentence_stops(text)
+        self._raw = [offset for offset, char in enumerate(text) if not char.isspace()]
+        self._on_timing = on_timing
         # Audio that cannot be cut (Ogg Opus) is kept whole or not at all.
         self._index = FrameIndex(output_format) if joinable(output_format) else None
         self._pending: list[_Candidate] = []
@@ -88,6 +91,11 @@ class CheckpointTracker:
         timing = (alignment.chars, alignment.start_ms, alignment.duration_ms)
         timed = self._coverage.add_timed(*timing)
         self._pending += self._candidates(timed)
+        if timed and self._index is not None:
+            # Times are from the generation's start: place it by the samples before it.
+            base = self._index.samples / self._index.sample_rate
+            raw = self._raw
+            self._on_timing([(raw[p], base + s / 1000, base + e / 1000) for p, s, e in timed])
         return len(timed)
 
     def audio(self, chunk: bytes) -> None:

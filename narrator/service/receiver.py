@@ -4,7 +4,8 @@ proof of what was voiced, and how far ahead the sender may go."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from narrator.service import protocol
 from narrator.service.checkpoints import Checkpoint, CheckpointTracker
@@ -12,8 +13,20 @@ from narrator.service.completeness import Coverage, StreamTally, check_audio
 from narrator.settings import SpeechSettings
 
 AudioSink = Callable[[bytes], None]
-ProgressSink = Callable[[int], None]
-CheckpointSink = Callable[[Checkpoint], None]
+#: ``(offset in the text, start, end)`` of voiced characters, seconds from the stream's start.
+Timed = Sequence[tuple[int, float, float]]
+
+
+@dataclass(frozen=True)
+class StreamHooks:
+    """What a caller hears while a session streams: voiced characters as they are shown
+    (progress), each sentence end proven voiced (what may be kept if the session fails),
+    and the characters' times on the stream's own timeline."""
+
+    on_progress: Callable[[int], None] = lambda voiced: None
+    on_checkpoint: Callable[[Checkpoint], None] = lambda proven: None
+    on_timing: Callable[[Timed], None] = lambda timed: None
+
 
 #: Voiced characters a session may have sent beyond what the alignment shows voiced: about
 #: two pieces, one generating and one queued behind it (see ``Session._send_paced``).
@@ -29,16 +42,15 @@ class Receiver:
         text: str,
         sink: AudioSink,
         tally: StreamTally,
-        on_progress: ProgressSink | None,
-        on_checkpoint: CheckpointSink | None,
+        hooks: StreamHooks,
     ) -> None:
         self.coverage = Coverage(text)
         self.spoken = self.coverage.length
         self.voiced = asyncio.Event()
         self._format = speech.output_format
-        self._sink, self._tally, self._on_progress = sink, tally, on_progress
+        self._sink, self._tally, self._hooks = sink, tally, hooks
         self._tracker = CheckpointTracker(
-            text, self.coverage, speech.output_format, on_checkpoint or (lambda c: None)
+            text, self.coverage, speech.output_format, hooks.on_checkpoint, hooks.on_timing
         )
 
     def take(self, event: protocol.AudioChunk) -> bool:
@@ -65,8 +77,8 @@ class Receiver:
             self._tracker.audio(event.audio)
         if voiced or event.audio:
             self.voiced.set()
-        if voiced and self._on_progress is not None:
-            self._on_progress(voiced)
+        if voiced:
+            self._hooks.on_progress(voiced)
         return bool(event.audio) or voiced > 0
 
     def holds_back(self, spoken_sent: int) -> bool:

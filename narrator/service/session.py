@@ -43,7 +43,7 @@ from narrator.service.completeness import (
     max_audio_seconds,
     spoken_length,
 )
-from narrator.service.receiver import AudioSink, CheckpointSink, ProgressSink, Receiver
+from narrator.service.receiver import AudioSink, Receiver, StreamHooks
 from narrator.settings import ServiceSettings, SpeechSettings
 
 #: Consecutive failed connections after which a run that never connected stops.
@@ -211,8 +211,7 @@ class Session:
         text: str,
         sink: AudioSink,
         tally: StreamTally,
-        on_progress: ProgressSink | None = None,
-        on_checkpoint: CheckpointSink | None = None,
+        hooks: StreamHooks | None = None,
     ) -> None:
         """Stream ``text`` and pass audio to ``sink`` until the final message and close.
 
@@ -223,7 +222,7 @@ class Session:
             raise RuntimeError("a session narrates one text")
         self._used = True
         try:
-            await self._exchange(text, sink, tally, on_progress, on_checkpoint)
+            await self._exchange(text, sink, tally, hooks or StreamHooks())
             self._silence.stream_ended(tally)
             check_complete(tally, self._speech.output_format, self._speech.fastest_speed)
         except ServiceError as exc:
@@ -234,10 +233,9 @@ class Session:
         text: str,
         sink: AudioSink,
         tally: StreamTally,
-        on_progress: ProgressSink | None,
-        on_checkpoint: CheckpointSink | None,
+        hooks: StreamHooks,
     ) -> None:
-        receiver = Receiver(self._speech, text, sink, tally, on_progress, on_checkpoint)
+        receiver = Receiver(self._speech, text, sink, tally, hooks)
         sender = asyncio.create_task(self._send_paced(message_pieces(text), tally, receiver))
         try:
             await self._receive_all(receiver)
