@@ -10,6 +10,7 @@ manifests at the end.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 from narrator.chapterwork import ChapterWork, Narration, SegmentJob, segment_jobs
 from narrator.errors import NarratorError
 from narrator.events import EventSink, Notice, Progress, RunStarted
+from narrator.finishing import Finished, finish_book, write_feed
 from narrator.output.folder import StaleFiles, finish_stale, make_folder, plan_folder
 from narrator.output.lock import FolderLock
 from narrator.output.manifest import ChapterEntry, Manifest
@@ -67,6 +69,7 @@ async def narrate(settings: RunSettings, emit: EventSink) -> Report:
             raise saved[0]
         for folder, record in records:
             finish_stale(folder, record, prune=settings.prune, into=stale)
+        await _finish(settings, plan.books, records, cover, emit)
     return Report.of(
         [(work.label, work.entry) for work in works],
         unchanged,
@@ -107,6 +110,30 @@ def _plan_folders(
                 ChapterWork(planned, record, chapters[entry.index], entry.file, key, store)
             )
     return works, records, unchanged
+
+
+async def _finish(
+    settings: RunSettings,
+    books: tuple[PlannedBook, ...],
+    records: list[tuple[Path, Manifest]],
+    cover: Cover | None,
+    emit: EventSink,
+) -> None:
+    """Subtitles, cover, book file, metadata and feed, from what was written."""
+    options = settings.outputs
+    wanted = options.subtitles or options.book_file or options.abs_metadata or cover
+    if not (wanted or options.feed_url):
+        return
+    finished: list[Finished] = []
+    for planned, (folder, record) in zip(books, records, strict=True):
+        done = await asyncio.to_thread(finish_book, settings, planned, record, cover)
+        record.save(folder)
+        finished.append(done)
+        for line in done.notices:
+            emit(Notice(line, warning=True))
+    if options.feed_url:
+        for line in await asyncio.to_thread(write_feed, settings, finished):
+            emit(Notice(line, warning=True))
 
 
 def _clear_pieces(works: list[ChapterWork], folders: list[Path], settings: RunSettings) -> None:

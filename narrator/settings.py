@@ -135,6 +135,21 @@ class ServiceSettings:
 
 
 @dataclass(frozen=True)
+class OutputOptions:
+    """What is made from the chapter files besides them: none of it changes the audio, so
+    none of it is in the settings hash, and each can be added to a book narrated earlier."""
+
+    #: Subtitle formats per chapter, from the word timings: "srt", "vtt".
+    subtitles: tuple[str, ...] = ()
+    #: One file for the whole book with chapters: "mp3" or "m4b".
+    book_file: str | None = None
+    #: Audiobookshelf's metadata.json beside the files.
+    abs_metadata: bool = False
+    #: Public base URL of the output folder: a podcast feed (feed.xml) is written for it.
+    feed_url: str | None = None
+
+
+@dataclass(frozen=True)
 class RunSettings:
     """One ``narrate`` invocation."""
 
@@ -153,6 +168,7 @@ class RunSettings:
     dry_run: bool = False
     show_text: bool = False
     cover: Path | None = None
+    outputs: OutputOptions = field(default_factory=OutputOptions)
 
     @property
     def audio_sha256(self) -> str:

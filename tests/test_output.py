@@ -35,7 +35,8 @@ TAGS = Tags(
     artist="Jane Doe",
     track=3,
     track_total=12,
-    comment="engine=local voice=v1 model=m1",
+    provenance="engine=local voice=v1 model=m1",
+    description="A short book.",
 )
 
 
@@ -239,7 +240,8 @@ def test_mp3_is_tagged_and_described_by_its_final_bytes(tmp_path: Path) -> None:
     assert tags["TRCK"].text == ["3/12"]
     assert tags["TCON"].text == ["Audiobook"]
     [comment] = tags.getall("COMM")
-    assert (comment.lang, comment.desc, comment.text) == ("eng", "narrator", [TAGS.comment])
+    assert (comment.lang, comment.desc, comment.text) == ("eng", "", ["A short book."])
+    assert tags["TXXX:NARRATOR"].text == [TAGS.provenance]
     [picture] = tags.getall("APIC")
     assert (picture.mime, picture.type, picture.data) == ("image/png", 3, png_bytes())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["03 - One.mp3", "cover.png"]
@@ -382,7 +384,8 @@ def test_opus_gets_vorbis_comments(tmp_path: Path) -> None:
     assert audio["ARTIST"] == audio["ALBUMARTIST"] == ["Jane Doe"]
     assert (audio["TRACKNUMBER"], audio["TRACKTOTAL"]) == (["3"], ["12"])
     assert audio["GENRE"] == ["Audiobook"]
-    assert audio["COMMENT"] == [TAGS.comment]
+    assert audio["COMMENT"] == audio["DESCRIPTION"] == ["A short book."]
+    assert audio["NARRATOR"] == [TAGS.provenance]
     assert "METADATA_BLOCK_PICTURE" in audio
     assert info.duration_s == pytest.approx(2.0)
 

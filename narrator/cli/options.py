@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
+from narrator.output.feed import feed_url_problem
 from narrator.reading.documents import check_encoding
 from narrator.service.protocol import UNSUPPORTED_MODELS, base_url_problem, voice_id_problem
 from narrator.settings import (
@@ -25,6 +26,7 @@ from narrator.settings import (
     MAX_DICTIONARIES,
     OUTPUT_FORMATS,
     TEXT_NORMALIZATION,
+    OutputOptions,
     ParseOptions,
     RunSettings,
     ServiceSettings,
@@ -93,6 +95,18 @@ def _language(_ctx: click.Context, _param: click.Parameter, value: str | None) -
     if _LANGUAGE.fullmatch(value) is None:
         raise click.BadParameter("an ISO 639-1 code such as en, de or hi")
     return value
+
+
+def _subtitle_formats(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[str, ...]:
+    if not value:
+        return ()
+    formats = tuple(dict.fromkeys(part.strip().lower() for part in value.split(",")))
+    unknown = [f for f in formats if f not in ("srt", "vtt")]
+    if unknown:
+        raise click.BadParameter(f"{', '.join(unknown)}: subtitle formats are srt and vtt")
+    return formats
 
 
 def _dictionaries(
@@ -261,6 +275,28 @@ OPTIONS: list[Callable[[Any], Any]] = [
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         help="Image to embed as cover art.",
     ),
+    click.option(
+        "--subtitles",
+        callback=_subtitle_formats,
+        metavar="srt,vtt",
+        help="Subtitles per chapter (either or both), made from the word timings.",
+    ),
+    click.option(
+        "--book-file",
+        type=click.Choice(["mp3", "m4b"]),
+        help="Also one file for the whole book, with chapter marks (m4b needs narrator[m4b]).",
+    ),
+    click.option(
+        "--abs-metadata",
+        is_flag=True,
+        help="Write Audiobookshelf's metadata.json (book fields and chapters).",
+    ),
+    click.option(
+        "--feed-url",
+        metavar="URL",
+        help="Public base URL of --out: write feed.xml, a podcast with one episode per "
+        "document (implies --book-file mp3 unless another is given).",
+    ),
     click.option("--force", is_flag=True, help="Narrate every chapter again."),
     click.option("--prune", is_flag=True, help="Delete audio of chapters that no longer exist."),
     click.option("--dry-run", is_flag=True, help="Show the plan and cost; write and send nothing."),
@@ -350,6 +386,22 @@ def build_settings(opts: Options, api_key: str | None, engine: str) -> RunSettin
         dry_run=opts.flag("dry_run"),
         show_text=opts.flag("show_text"),
         cover=opts.optional("cover", Path),
+        outputs=_outputs(opts),
+    )
+
+
+def _outputs(opts: Options) -> OutputOptions:
+    feed_url = opts.optional("feed_url", str)
+    if feed_url is not None:
+        problem = feed_url_problem(feed_url)
+        if problem:
+            raise click.UsageError(f"--feed-url {problem}")
+    book_file = opts.optional("book_file", str)
+    return OutputOptions(
+        subtitles=opts.get("subtitles", tuple),
+        book_file=book_file or ("mp3" if feed_url else None),
+        abs_metadata=opts.flag("abs_metadata"),
+        feed_url=feed_url,
     )
 
 

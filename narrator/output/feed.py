@@ -91,6 +91,15 @@ def episode_url(base_url: str, relative: PurePosixPath) -> str:
     return base_url.rstrip("/") + "/" + encoded
 
 
+def feed_url_problem(base_url: str) -> str | None:
+    """Why ``base_url`` cannot be the public address of the output folder, or None."""
+    try:
+        _check_http_url(base_url, "the feed's base URL")
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def stable_guid(relative_source: str) -> str:
     """A guid that depends only on the document's path relative to the input folder.
 

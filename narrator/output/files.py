@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,7 +29,8 @@ BLOCK = 1 << 20
 
 #: A temp file: the final name hidden, 8 hex digits, ``.part`` (see :func:`open_temp`).
 _OWN_TEMP = re.compile(
-    r"\.(?:manifest\.json|\d{2,} - [^/\\\x00]+\.(?:mp3|wav|opus))\.[0-9a-f]{8}\.part"
+    r"\.(?:manifest\.json|metadata\.json|feed\.xml|cover\.(?:jpg|png)"
+    r"|\d{2,} - [^/\\\x00]+\.(?:mp3|wav|opus|timings\.json|srt|vtt))\.[0-9a-f]{8}\.part"
 )
 
 
@@ -68,13 +70,16 @@ def open_regular(path: Path, *, writable: bool = False) -> BinaryIO:
     return file
 
 
-def remove_stale_temp_files(folder: Path) -> list[Path]:
-    """Remove the temp files a killed run left behind, by their exact naming only; call only
-    while holding the folder's lock, or a concurrent run would lose the files it is writing."""
+def remove_stale_temp_files(folder: Path, names: Sequence[str] = ()) -> list[Path]:
+    """Remove the temp files a killed run left behind, by their exact naming only (narrator's
+    fixed names, chapter files and what is made from them, and ``names``); call only while
+    holding the folder's lock, or a concurrent run would lose the files it is writing."""
     removed: list[Path] = []
+    extra = {f".{name}" for name in names}
     try:
         for path in sorted(Path(folder).glob(f".*{TEMP_SUFFIX}")):
-            if _OWN_TEMP.fullmatch(path.name) and is_regular_file(path):
+            own = _OWN_TEMP.fullmatch(path.name) or path.name[:-14] in extra
+            if own and is_regular_file(path):
                 path.unlink()
                 removed.append(path)
     except OSError as exc:
@@ -85,10 +90,15 @@ def remove_stale_temp_files(folder: Path) -> list[Path]:
 def write_json_atomic(path: Path, data: object) -> None:
     """Replace ``path`` with ``data`` as JSON so a reader sees the old file or the new one."""
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so a reader sees the old file or the new one."""
     temp, file = open_temp(path.parent, path.name)
     try:
         with file:
-            file.write(text.encode("utf-8"))
+            file.write(data)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temp, path)

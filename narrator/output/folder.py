@@ -18,6 +18,7 @@ from narrator.events import EventSink, Notice
 from narrator.output import manifest
 from narrator.output.files import is_regular_file, remove_stale_temp_files
 from narrator.output.manifest import ChapterEntry, Manifest, Plan
+from narrator.output.names import book_file_name
 from narrator.output.tags import Cover, chapter_tags
 from narrator.output.writer import AudioWriter, WrittenFile, adopt_file, copy_into
 from narrator.planning import PlannedBook
@@ -67,7 +68,9 @@ def plan_folder(
     found now are a killed run's.
     """
     folder, book = planned.folder, planned.book
-    remove_stale_temp_files(folder)
+    stem = book_file_name(book.title, "")
+    made = [f"{stem}.mp3", f"{stem}.m4b", f"{stem}.chapters.json", f"{stem}.vtt"]
+    remove_stale_temp_files(folder, made)
     wanted = [
         ChapterEntry(
             index=chapter.index,
@@ -98,6 +101,7 @@ def plan_folder(
         engine=engine_record(settings),
         chapters=plan.entries,
         stale=plan.stale,
+        outputs=dict(loaded.manifest.outputs) if loaded.manifest else {},
     )
     return record, plan
 

@@ -57,6 +57,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "audio_sha256": (str, _OPTIONAL),
     "attempts": (int,),
     "pieces": (int,),
+    "subtitles": (dict,),
     "error": (str, _OPTIONAL),
     "finished": (str, _OPTIONAL),
 }
@@ -85,6 +86,8 @@ class ChapterEntry:
     attempts: int = 0
     #: Sessions' audio runs the file was joined from (1: narrated in one go).
     pieces: int = 0
+    #: Subtitle files made from the chapter's word timings: format -> sha256 of the file.
+    subtitles: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     finished: str | None = None
 
@@ -117,6 +120,9 @@ class Manifest:
     chapters: list[ChapterEntry]
     stale: list[ChapterEntry] = field(default_factory=list)
     updated: str = ""
+    #: What was made from the chapter files (the one-file book, metadata.json, the cover):
+    #: kept across runs so each is rebuilt only when what it is made of changed.
+    outputs: dict[str, Any] = field(default_factory=dict)
     _saved_at: float = field(default=0.0, repr=False, compare=False)
     _save_cost: float = field(default=0.0, repr=False, compare=False)
     _by_index: dict[int, ChapterEntry] = field(default_factory=dict, repr=False, compare=False)
@@ -150,6 +156,7 @@ class Manifest:
             "engine": self.engine,
             "chapters": [asdict(entry) for entry in self.chapters],
             "stale": [{k: getattr(e, k) for k in _STALE_FIELDS} for e in self.stale],
+            "outputs": self.outputs,
         }
 
     def save(self, folder: Path) -> None:
@@ -255,7 +262,15 @@ def _parse(path: Path, data: dict[str, Any]) -> Loaded:
     entries = _entries(path, "chapter", chapters, warnings)
     old = _entries(path, "stale", [_stale_entry(item) for item in stale], warnings)
     updated = data.get("updated")
-    record = Manifest(book, engine, entries, old, updated if isinstance(updated, str) else "")
+    outputs = data.get("outputs")
+    record = Manifest(
+        book,
+        engine,
+        entries,
+        old,
+        updated if isinstance(updated, str) else "",
+        outputs if isinstance(outputs, dict) else {},
+    )
     return Loaded(record, warnings)
 
 

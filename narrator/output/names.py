@@ -72,6 +72,11 @@ def chapter_file_names(titles: Sequence[str], extension: str) -> list[str]:
     ]
 
 
+def book_file_name(title: str, extension: str) -> str:
+    """The one-file book's name: its title made safe, as chapter titles are."""
+    return f"{_safe_title(title)}{extension}"
+
+
 def _safe_title(title: str) -> str:
     text = unicodedata.normalize("NFC", title)
     text = "".join(_safe_char(ch) for ch in text)

@@ -26,7 +26,11 @@ class Chapter:
 
 @dataclass(frozen=True)
 class Book:
-    """One document split into chapters; ``warnings`` are for the user, not errors."""
+    """One document split into chapters; ``warnings`` are for the user, not errors.
+
+    ``description`` is the document's own summary (front matter), tagged as the comment a
+    player shows for the book; None when the document gives none.
+    """
 
     source: Path
     title: str
@@ -34,3 +38,4 @@ class Book:
     chapters: tuple[Chapter, ...]
     warnings: tuple[str, ...] = field(default=())
     source_sha256: str = ""
+    description: str | None = None

@@ -48,6 +48,7 @@ class Draft:
             author=author or None,
             chapters=tuple(self.chapters),
             warnings=tuple(self.warnings),
+            description=self.meta.get("description") or None,
         )
 
 

@@ -9,6 +9,7 @@ the job of :mod:`narrator.reading.speech_text`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,6 +40,7 @@ def split_markdown_lines(lines: Lines, name: Path | str, options: ParseOptions) 
     book = read_windows(lines, first, options)
     for block in book.front_matter:
         draft.meta.update(_simple_yaml(block))
+        _take_description(block, draft)
     set_titles(book)
     headings = _drop_metadata_headings(book.headings, draft.meta)
     level, title_heading = _split_level(headings, options.heading_level)
@@ -78,6 +80,63 @@ def _simple_yaml(block: str) -> dict[str, str]:
         if match and match.group(2).strip():
             found[match.group(1).lower()] = _unquote(match.group(2))
     return found
+
+
+# YAML values that are not text: null, booleans, numbers, and flow or block collections.
+_NULL = re.compile(r"~|null|Null|NULL")
+_NOT_TEXT = re.compile(
+    r"true|True|TRUE|false|False|FALSE|[-+]?(?:\d[\d_]*(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+    r"|0x[0-9a-fA-F]+|0o[0-7]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|[\[{].*"
+)
+_BLOCK_SCALAR = re.compile(r"([|>])[-+]?\d?")
+_DESCRIPTION = re.compile(r"description:(?:[ \t]+(.*))?", re.IGNORECASE)
+
+
+def _take_description(block: str, draft: Draft) -> None:
+    """``description:`` of front matter as plain text, written as the files' comment.
+
+    Unlike the one-line keys it may be a block scalar (``>`` or ``|``) or run over indented
+    lines, as summaries often do. A value that is not text (a list, a number) is left out
+    with a warning, not shown to players as a description.
+    """
+    draft.meta.pop("description", None)
+    lines = block.split("\n")
+    found = [(n, m) for n, line in enumerate(lines) if (m := _DESCRIPTION.fullmatch(line.rstrip()))]
+    if not found:
+        return
+    number, match = found[-1]  # as YAML readers do, the last of a repeated key wins
+    body = []
+    for line in lines[number + 1 :]:
+        if line.strip() and not line[:1].isspace():
+            break
+        body.append(line)
+    text = _yaml_text((match.group(1) or "").strip(), body)
+    if text is None:
+        draft.warnings.append("front matter: 'description' is not text; ignored")
+    elif text:
+        draft.meta["description"] = text
+
+
+def _yaml_text(value: str, body: list[str]) -> str | None:
+    """The text of a YAML value whose first line is ``value`` and whose indented further
+    lines are ``body``; "" for null or empty, None when the value is not text."""
+    rest = [line.strip() for line in body]
+    if _BLOCK_SCALAR.fullmatch(value):
+        if value[0] == "|":
+            return "\n".join(rest).strip()
+        paragraphs = "\n".join(rest).strip().split("\n\n")
+        return "\n".join(" ".join(p.split()) for p in paragraphs)
+    first = next((line for line in rest if line), "")
+    if not value:
+        if first.startswith("- ") or first == "-" or META_LINE.match(first):
+            return None  # a list or a mapping under the key
+    elif _NULL.fullmatch(value):
+        return ""
+    elif _NOT_TEXT.fullmatch(value):
+        return None
+    if value[:1] not in "'\"":
+        value = re.split(r"\s#", value, maxsplit=1)[0]
+    return _unquote(" ".join(" ".join([value, *rest]).split()))
 
 
 def _unquote(value: str) -> str:
