@@ -168,3 +168,47 @@ def test_a_cover_is_written_beside_the_files(tmp_path: Path) -> None:
     book = Path(shutil.copy(EXAMPLE, tmp_path / "book.md"))
     run(book, tmp_path / "out", "--cover", str(png))
     assert (tmp_path / "out" / "cover.png").read_bytes() == png.read_bytes()
+
+
+def test_timings_and_subtitles_follow_chapters_that_move(tmp_path: Path) -> None:
+    book = Path(shutil.copy(EXAMPLE, tmp_path / "book.md"))
+    out = tmp_path / "out"
+    run(book, out, "--subtitles", "srt")
+    text = book.read_text(encoding="utf-8")
+    first = text.index("\n## ")  # a chapter before the others: their files are renamed
+    book.write_text(text[:first] + "\n## Prologue\n\nA new beginning.\n" + text[first:])
+    sent = run(book, out, "--subtitles", "srt")
+    assert sent < 100  # only the new chapter is narrated
+    chapters = read_manifest(out)["chapters"]
+    names = {p.name for p in out.iterdir()}
+    for entry in chapters:
+        timings = load_timings(out / timings_name(entry["file"]))
+        assert timings.audio == entry["file"] and timings.text_sha256 == entry["text_sha256"]
+        assert entry["file"].rsplit(".", 1)[0] + ".srt" in names
+    srt = sorted(n for n in names if n.endswith(".srt"))
+    assert len(srt) == len(chapters)  # none left under an old name
+
+
+def test_an_m4b_book_has_every_chapter_where_the_chapter_files_put_it(tmp_path: Path) -> None:
+    import av
+    from mutagen.mp4 import MP4
+
+    book = Path(shutil.copy(EXAMPLE, tmp_path / "book.md"))
+    out = tmp_path / "out"
+    run(book, out, "--book-file", "m4b")
+    manifest = read_manifest(out)
+    path = out / manifest["outputs"]["book_file"]["file"]
+    assert path.suffix == ".m4b"
+    with av.open(str(path)) as container:
+        marks = container.chapters()
+        starts = [float(c["start"] * c["time_base"]) for c in marks]
+        titles = [c["metadata"]["title"] for c in marks]
+    at, expected = 0.0, []
+    for entry in manifest["chapters"]:
+        expected.append(at)
+        at += frames_seconds(out / entry["file"])
+    assert len(starts) == len(expected)
+    assert all(abs(a - b) < 0.05 for a, b in zip(starts, expected, strict=True))
+    assert titles[1:] == [c["title"] for c in manifest["chapters"]][1:]
+    tags = MP4(path).tags
+    assert tags is not None and tags["\xa9alb"] == ["The Lighthouse Keeper's Notebook"]

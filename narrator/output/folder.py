@@ -20,6 +20,7 @@ from narrator.output.files import is_regular_file, remove_stale_temp_files
 from narrator.output.manifest import ChapterEntry, Manifest, Plan
 from narrator.output.names import book_file_name
 from narrator.output.tags import Cover, chapter_tags
+from narrator.output.timings import carry_timings, derived_names
 from narrator.output.writer import AudioWriter, WrittenFile, adopt_file, copy_into
 from narrator.planning import PlannedBook
 from narrator.reading.book import Chapter
@@ -123,6 +124,7 @@ def _reuse(
     if not plan.reuse:
         return
     folder, fmt = planned.folder, settings.speech.output_format
+    carried = [(source.file, want.file) for want, source in plan.reuse]
     sources = {source.file for _, source in plan.reuse}
     moving = [(w, s) for w, s in plan.reuse if w.file in sources and w.file != s.file]
     alone = [(w, s) for w, s in plan.reuse if (w, s) not in moving]
@@ -138,10 +140,12 @@ def _reuse(
                 for want, writer in writers:
                     tags = chapter_tags(settings, planned.book, chapters[want.index])
                     manifest.record_written(want, writer.commit(tags, cover))
+    carry_timings(folder, carried)
     kept = {entry.file for entry in plan.entries}
     for _, source in plan.reuse:
         if source.file not in kept:  # its audio now lives under the new name
-            (folder / source.file).unlink(missing_ok=True)
+            for name in [source.file, *derived_names(source.file)]:
+                (folder / name).unlink(missing_ok=True)
     plan.stale[:] = [e for e in plan.stale if is_regular_file(folder / e.file)]
 
 
@@ -167,6 +171,8 @@ def finish_stale(folder: Path, record: Manifest, *, prune: bool, into: StaleFile
             continue
         if prune and manifest.is_ours(entry, folder):
             path.unlink()
+            for name in derived_names(entry.file):  # timings and subtitles go with it
+                (folder / name).unlink(missing_ok=True)
             into.pruned.append(str(path))
             continue
         kept.append(entry)

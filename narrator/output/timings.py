@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from narrator.output.files import write_json_atomic
+
 FORMAT = "narrator-timings"
 VERSION = 1
 SUFFIX = ".timings.json"
@@ -93,6 +95,27 @@ def timings_name(audio_name: str) -> str:
     """``01 - Title.mp3`` -> ``01 - Title.timings.json``."""
     stem = audio_name.rsplit(".", 1)[0]
     return stem + SUFFIX
+
+
+def derived_names(audio_name: str) -> list[str]:
+    """The files made from a chapter file's audio and timings, which go where it goes."""
+    stem = audio_name.rsplit(".", 1)[0]
+    return [timings_name(audio_name), f"{stem}.srt", f"{stem}.vtt"]
+
+
+def carry_timings(folder: Path, moves: Sequence[tuple[str, str]]) -> None:
+    """Give timings to audio reused under a new name: ``(old name, new name)`` pairs, all
+    read before any is written, so a swap of two chapters loses neither."""
+    carried: list[tuple[str, ChapterTimings]] = []
+    for old, new in moves:
+        try:
+            timings = load_timings(folder / timings_name(old))
+        except (OSError, ValueError):
+            continue
+        carried.append((new, ChapterTimings(new, timings.text_sha256, timings.duration_s,
+                                            timings.words)))  # fmt: skip
+    for new, timings in carried:
+        write_json_atomic(folder / timings_name(new), timings.to_json())
 
 
 def words_of(text: str, voiced: Sequence[tuple[int, float, float]]) -> list[Word]:
