@@ -175,7 +175,8 @@ def _book_file(
         }
     info = record.outputs["book_file"]
     starts = [float(s) for s in info["starts"]]
-    _book_companions(folder, name, titles, starts, done, timings)
+    transcript = "vtt" in settings.outputs.subtitles
+    _book_companions(folder, name, titles, starts, done, timings if transcript else {})
     return starts
 
 
@@ -187,13 +188,13 @@ def _book_companions(
     done: list[ChapterEntry],
     timings: dict[int, ChapterTimings],
 ) -> None:
-    """The book file's chapters as JSON and, when every chapter has timings, its WebVTT
-    transcript: what a podcast feed points at."""
+    """The book file's chapters as JSON and, when WebVTT subtitles are asked for and every
+    chapter has timings, its transcript: what a podcast feed points at."""
     stem = name.rsplit(".", 1)[0]
     _write_if_changed(
         folder / f"{stem}.chapters.json", chapters_json(list(zip(starts, titles, strict=True)))
     )
-    if all(e.index in timings for e in done):
+    if timings and all(e.index in timings for e in done):
         words: list[Word] = []
         for entry, start in zip(done, starts, strict=True):
             words += [
