@@ -14,6 +14,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from narrator.audioformat import sample_rate
+from narrator.budget import Budget, characters_to_send
 from narrator.errors import NarratorError, OutputError, redact
 from narrator.events import (
     ChapterFinished,
@@ -72,6 +73,7 @@ class SegmentJob:
     end: int
     segments: int = 1  # how many the chapter was cut into, for labels
     progressed: bool = False
+    sent: int = 0  # characters the latest attempt sent
 
     @property
     def label(self) -> str:
@@ -90,10 +92,13 @@ class SegmentJob:
 class Narration:
     """Per segment: stream, keep what is proven; per chapter: join, commit, record."""
 
-    def __init__(self, settings: RunSettings, cover: Cover | None, emit: EventSink) -> None:
+    def __init__(
+        self, settings: RunSettings, cover: Cover | None, emit: EventSink, budget: Budget
+    ) -> None:
         self.settings = settings
         self.cover = cover
         self.emit = emit
+        self.budget = budget
 
     async def narrate_segment(self, job: SegmentJob, session: Session, attempt: int) -> None:
         """Stream the rest of one segment into a piece; on failure keep what was proven."""
@@ -103,6 +108,16 @@ class Narration:
         if not job.text.strip():  # an earlier session voiced all of it
             await self._segment_done(job)
             return
+        need = characters_to_send(job.text)
+        if not self.budget.reserve(need):  # over the run's budget: left for the next run
+            return
+        try:
+            await self._stream(job, session, attempt)
+        finally:
+            self.budget.settle(need, job.sent)
+
+    async def _stream(self, job: SegmentJob, session: Session, attempt: int) -> None:
+        work = job.chapter
         index = work.chapter.index
         work.record.started(index)
         if not work.started or attempt > 1:
@@ -141,6 +156,7 @@ class Narration:
                 raise
             finally:
                 work.record.billed(index, tally.characters_sent)
+                job.sent = tally.characters_sent
         if piece is not None:
             self.emit(Progress(spoken_length(text) - counted))
             work.pieces.append(piece)

@@ -33,6 +33,8 @@ class Report:
     stale_files: list[str] = field(default_factory=list)
     pruned_files: list[str] = field(default_factory=list)
     unverified_files: list[str] = field(default_factory=list)
+    #: Set when the run's character budget left chapters to a later run.
+    budget_note: str | None = None
 
     @classmethod
     def of(
@@ -88,6 +90,8 @@ class Report:
             f"characters sent {self.characters_sent:,}, wall time {self.wall_seconds:.1f} s",
         ]
         lines += [f"failed: {line}" for line in self.failures]
+        if self.budget_note:
+            lines.append(self.budget_note)
         lines += [f"skipped document: {line}" for line in self.bad_documents]
         if self.stale_files:
             lines.append(

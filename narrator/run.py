@@ -15,6 +15,7 @@ import contextlib
 import time
 from pathlib import Path
 
+from narrator.budget import Budget, characters_to_send
 from narrator.chapterwork import ChapterWork, Narration, SegmentJob, segment_jobs
 from narrator.errors import NarratorError
 from narrator.events import EventSink, Notice, Progress, RunStarted
@@ -50,7 +51,8 @@ async def narrate(settings: RunSettings, emit: EventSink) -> Report:
         emit(RunStarted(len(works), characters, len(unchanged)))
         if resumed:
             emit(Progress(resumed))
-        narration = Narration(settings, cover, emit)
+        budget = Budget(settings.max_characters)
+        narration = Narration(settings, cover, emit, budget)
         saved: list[NarratorError] = []
         try:
             for work in works:
@@ -70,13 +72,20 @@ async def narrate(settings: RunSettings, emit: EventSink) -> Report:
         for folder, record in records:
             finish_stale(folder, record, prune=settings.prune, into=stale)
         await _finish(settings, plan.books, records, cover, emit)
-    return Report.of(
+    report = Report.of(
         [(work.label, work.entry) for work in works],
         unchanged,
         bad_documents=list(plan.bad_documents),
         stale=stale,
         wall_seconds=time.monotonic() - started,
     )
+    if budget.held_back:
+        left = sum(characters_to_send(job.text) for job in jobs if not job.chapter.failed)
+        report.budget_note = (
+            f"the budget of {settings.max_characters:,} characters is used up: "
+            f"{left:,} characters are left to narrate; run again to continue"
+        )
+    return report
 
 
 def _plan_folders(

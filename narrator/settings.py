@@ -161,6 +161,8 @@ class RunSettings:
     concurrency: int = 4
     #: Longest segment a chapter is cut into; None: the model's default; 0: never cut.
     max_segment_chars: int | None = None
+    #: Characters the run may send in all, retries included (None: no ceiling).
+    max_characters: int | None = None
     retries: int = 5
     retry_delay: float = 1.0
     force: bool = False

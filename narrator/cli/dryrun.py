@@ -67,6 +67,14 @@ def print_plan(settings: RunSettings, emit: EventSink) -> int:
         f"{total_chars:,} characters, about {minutes:,.0f} min of audio, "
         f"about {credits:,.0f} credits with {settings.speech.model_id}"
     )
+    budget = settings.max_characters
+    if budget is not None:
+        verdict = (
+            "fits"
+            if total_chars <= budget
+            else f"over by {total_chars - budget:,}: the run stops there and the next continues"
+        )
+        _echo(f"budget: {total_chars:,} of {budget:,} characters ({verdict})")
     for problem in loaded.bad_documents:
         _echo(f"skipped document: {problem}", err=True)
     return 2 if loaded.bad_documents else 0

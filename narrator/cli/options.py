@@ -244,6 +244,13 @@ OPTIONS: list[Callable[[Any], Any]] = [
         help="Sessions at once.",
     ),
     click.option(
+        "--max-characters",
+        type=click.IntRange(1, None),
+        default=None,
+        help="Send at most this many characters in this run, retries included; chapters "
+        "that would cross it stay pending for the next run (exit 1).",
+    ),
+    click.option(
         "--max-segment-chars",
         type=click.IntRange(0, 1_000_000),
         default=None,
@@ -379,6 +386,7 @@ def build_settings(opts: Options, api_key: str | None, engine: str) -> RunSettin
         ),
         concurrency=opts.get("concurrency", int),
         max_segment_chars=opts.optional("max_segment_chars", int),
+        max_characters=opts.optional("max_characters", int),
         retries=opts.get("retries", int),
         retry_delay=opts.get("retry_delay", float),
         force=opts.flag("force"),
