@@ -37,7 +37,7 @@ from narrator.service.checkpoints import Checkpoint
 from narrator.service.completeness import StreamTally, spoken_length
 from narrator.service.receiver import StreamHooks, Timed
 from narrator.service.session import Session
-from narrator.settings import RunSettings
+from narrator.settings import RunSettings, SpeechSettings
 
 
 @dataclass(eq=False)
@@ -82,6 +82,11 @@ class SegmentJob:
     @property
     def text(self) -> str:
         return self.chapter.chapter.text[self.start : self.end]
+
+    @property
+    def speech(self) -> SpeechSettings:
+        """What its sessions are opened with: its document's voice, model and the rest."""
+        return self.chapter.planned.settings.speech
 
     def took_progress(self) -> bool:
         """Whether the attempt that just ended kept new audio; resets for the next one."""

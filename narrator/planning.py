@@ -33,6 +33,9 @@ class PlannedBook:
     book: Book
     folder: Path
     files: tuple[str, ...]
+    #: The run's settings as this document asks for them (its front matter may choose its
+    #: own voice, model, speed or language where the command line did not).
+    settings: RunSettings
 
     def chapters(self) -> list[tuple[Chapter, str]]:
         return list(zip(self.book.chapters, self.files, strict=True))
@@ -88,7 +91,7 @@ def plan_run(settings: RunSettings, emit: EventSink) -> RunPlan:
             emit(Notice(f"{source.path}: {warning}", warning=True))
         folder = settings.out if single else settings.out / source.relative
         files = chapter_file_names([c.title for c in book.chapters], extension)
-        books.append(PlannedBook(source, book, folder, tuple(files)))
+        books.append(PlannedBook(source, book, folder, tuple(files), settings))
     return RunPlan(tuple(books), tuple(bad))
 
 

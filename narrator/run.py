@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from narrator.budget import Budget, characters_to_send
 from narrator.chapterwork import ChapterWork, Narration, SegmentJob, segment_jobs
@@ -32,7 +34,7 @@ from narrator.service.engine import check_engine, engine
 from narrator.service.policy import classify
 from narrator.service.pool import Pool, PoolHooks, RetryPolicy
 from narrator.service.session import Connector, Session
-from narrator.settings import RunSettings
+from narrator.settings import RunSettings, SpeechSettings
 
 
 async def narrate(settings: RunSettings, emit: EventSink) -> Report:
@@ -159,10 +161,17 @@ def _clear_pieces(works: list[ChapterWork], folders: list[Path], settings: RunSe
 
 async def _run_pool(settings: RunSettings, run: Narration, jobs: list[SegmentJob]) -> None:
     async with engine(settings.service, run.emit) as service:
-        connector = Connector(service, settings.speech)
+        connectors: dict[SpeechSettings, Connector] = {}
+
+        def open_session(job: SegmentJob) -> Coroutine[Any, Any, Session]:
+            speech = job.speech
+            if speech not in connectors:
+                connectors[speech] = Connector(service, speech)
+            return connectors[speech].open()
+
         pool: Pool[SegmentJob, Session] = Pool(
             workers=settings.concurrency,
-            open_session=connector.open,
+            open_session=open_session,
             work=run.narrate_segment,
             classify=classify,
             policy=RetryPolicy(retries=settings.retries, base_delay=settings.retry_delay),
@@ -174,5 +183,6 @@ async def _run_pool(settings: RunSettings, run: Narration, jobs: list[SegmentJob
                 ),
             ),
             progressed=SegmentJob.took_progress,
+            session_key=lambda job: job.speech,
         )
         await pool.run(jobs, weight=lambda job: job.end - job.start)

@@ -24,6 +24,7 @@ class Session:
         self.number = number
         self.closed = False
         self.fresh = True
+        self.job: object = None
 
     async def close(self) -> None:
         self.closed = True
@@ -37,9 +38,10 @@ class Recorder:
         self.peak = 0
         self.started: list[str] = []
 
-    async def open(self) -> Session:
+    async def open(self, job: object = None) -> Session:
         await asyncio.sleep(0)
         session = Session(next(self.counter))
+        session.job = job
         self.opened.append(session)
         return session
 
@@ -277,7 +279,7 @@ async def test_nothing_is_sent_after_a_stop_that_came_during_a_slow_handshake() 
     rec = Recorder()
     started: list[str] = []
 
-    async def slow_open() -> Session:
+    async def slow_open(job: object = None) -> Session:
         await asyncio.sleep(seconds(0.2))  # a handshake still under way when the stop comes
         return await rec.open()
 
@@ -398,3 +400,28 @@ async def test_concurrency_refusals_never_use_up_the_retries_while_the_limit_can
     await pool.run(jobs, weight=lambda j: 0 if j == "a" else 1)
     assert sorted(done) == sorted(jobs)  # two refusals and no retries allowed: still done
     assert lowered == [7, 1]
+
+
+async def test_a_session_opened_ahead_serves_only_a_job_of_its_kind() -> None:
+    """Documents with different voices need different sessions: one opened ahead for the
+    wrong kind is closed, and each job works on a session opened for its own kind."""
+    rec = Recorder()
+    used: list[tuple[str, object]] = []
+
+    async def work(job: str, session: Session, attempt: int) -> None:
+        used.append((job, session.job))
+        await asyncio.sleep(seconds(0.01))
+
+    pool = Pool(
+        workers=1,
+        open_session=rec.open,
+        work=work,
+        classify=classify,
+        policy=RetryPolicy(retries=0, base_delay=seconds(0.001)),
+        session_key=lambda job: job[0],  # "a..." and "b..." are two voices
+    )
+    jobs = ["a3", "b2", "a1"]
+    await pool.run(jobs, weight=lambda job: int(job[1]))
+    assert [job for job, _ in used] == ["a3", "b2", "a1"]
+    assert all(job[0] == str(opened_for)[0] for job, opened_for in used)
+    assert all(s.closed for s in rec.opened)

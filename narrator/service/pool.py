@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Generic, Protocol, TypeVar
@@ -98,31 +99,36 @@ class Pool(Generic[J, S]):
         self,
         *,
         workers: int,
-        open_session: Callable[[], Coroutine[Any, Any, S]],
+        open_session: Callable[[J], Coroutine[Any, Any, S]],
         work: Callable[[J, S, int], Awaitable[None]],
         classify: Callable[[BaseException], Action],
         policy: RetryPolicy,
         hooks: PoolHooks[J] | None = None,
         progressed: Callable[[J], bool] = lambda job: False,
+        session_key: Callable[[J], Hashable] = lambda job: None,
     ) -> None:
-        """``progressed(job)``: whether the attempt that just failed still moved the job
+        """``open_session(job)`` opens a session fit for ``job``; jobs with the same
+        ``session_key`` can use each other's sessions (documents narrated with different
+        voices cannot), so a session opened ahead is used only by a job of its key.
+        ``progressed(job)``: whether the attempt that just failed still moved the job
         forward (kept part of its work); such a failure does not use up a retry."""
         self._workers = max(1, workers)
         self._open = open_session
+        self._key = session_key
         self._work = work
         self._classify = classify
         self._policy = policy
         self._hooks = hooks or PoolHooks()
         self._progressed = progressed
         self._limiter = Limiter(self._workers)
-        self._queue: asyncio.Queue[J] = asyncio.Queue()
+        self._queue: deque[J] = deque()
         self._stopping = asyncio.Event()
         self._stop_error: BaseException | None = None
 
     async def run(self, jobs: Sequence[J], weight: Callable[[J], int]) -> None:
         """Run every job; after a ``STOP`` the running jobs finish and its error is raised."""
         for job in sorted(jobs, key=weight, reverse=True):
-            self._queue.put_nowait(job)
+            self._queue.append(job)
         count = min(self._workers, len(jobs))
         tasks = [asyncio.create_task(self._worker()) for _ in range(count)]
         try:
@@ -137,8 +143,8 @@ class Pool(Generic[J, S]):
     async def _worker(self) -> None:
         slot = _Slot[S]()
         try:
-            while not self._queue.empty() and not self._stopping.is_set():
-                await self._run_job(self._queue.get_nowait(), slot)
+            while self._queue and not self._stopping.is_set():
+                await self._run_job(self._queue.popleft(), slot)
         finally:
             if slot.ahead is not None:
                 await _discard(slot.ahead)
@@ -159,7 +165,7 @@ class Pool(Generic[J, S]):
         attempt = failures = 0
         while not self._stopping.is_set():
             attempt += 1
-            opening = slot.take() or asyncio.create_task(self._open())
+            opening = await slot.take(self._key(job)) or asyncio.create_task(self._open(job))
             pending: asyncio.Task[S] | None = opening
             try:
                 await self._limiter.acquire()
@@ -168,12 +174,14 @@ class Pool(Generic[J, S]):
                     pending = None
                     if not session.fresh:  # opened ahead, then kept waiting too long
                         await session.close()
-                        session = await self._open()
+                        session = await self._open(job)
                     try:
                         if self._stopping.is_set():  # stopped while waiting: send nothing
                             return
-                        if not self._queue.empty():
-                            slot.ahead = asyncio.create_task(self._open())
+                        if self._queue:  # most likely the next job of this worker
+                            upcoming = self._queue[0]
+                            slot.ahead = asyncio.create_task(self._open(upcoming))
+                            slot.key = self._key(upcoming)
                         await self._work(job, session, attempt)
                     finally:
                         await session.close()
@@ -225,13 +233,18 @@ class Pool(Generic[J, S]):
 
 
 class _Slot(Generic[S]):
-    """The session a worker is opening ahead for its next job."""
+    """The session a worker is opening ahead for its next job, and the key it was opened for."""
 
     def __init__(self) -> None:
         self.ahead: asyncio.Task[S] | None = None
+        self.key: Hashable = None
 
-    def take(self) -> asyncio.Task[S] | None:
+    async def take(self, key: Hashable) -> asyncio.Task[S] | None:
+        """The session opened ahead if it suits a job of ``key``; otherwise it is closed."""
         task, self.ahead = self.ahead, None
+        if task is not None and key != self.key:
+            await _discard(task)
+            return None
         return task
 
 
