@@ -200,7 +200,7 @@ class Narration:
         folder, fmt = work.planned.folder, settings.speech.output_format
         with AudioWriter(folder, work.file, fmt) as w:
             counts = await asyncio.to_thread(work.store.join_parts, pieces, w.write)
-            tags = chapter_tags(settings, work.planned.book, work.chapter)
+            tags = chapter_tags(work.planned.settings, work.planned.book, work.chapter)
             written = await asyncio.to_thread(w.commit, tags, self.cover)
         timings = _timings(work, pieces, counts, written.duration_s, sample_rate(fmt))
         path = folder / timings_name(work.file)

@@ -141,7 +141,7 @@ def _book_file(
     kind = settings.outputs.book_file or "mp3"
     name = book_file_name(book.title, f".{kind}")
     titles = distinct_titles(book.title, [e.title for e in done])
-    tags = chapter_tags(settings, book, book.chapters[0])
+    tags = chapter_tags(planned.settings, book, book.chapters[0])
     made_of = {
         "kind": kind,
         "audio": [e.audio_sha256 for e in done],

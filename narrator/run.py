@@ -108,7 +108,7 @@ def _plan_folders(
         make_folder(planned.folder, inside=settings.out)
         if planned.folder != settings.out:
             locks.enter_context(FolderLock(planned.folder))
-        record, plan = plan_folder(settings, planned, cover, emit)
+        record, plan = plan_folder(planned.settings, planned, cover, emit)
         record.save(planned.folder)
         records.append((planned.folder, record))
         unchanged += [(entry, False) for entry in [*plan.skipped, *plan.adopted]]
