@@ -16,10 +16,12 @@ from typing import TypeVar
 import click
 
 from narrator import __version__
+from narrator.cli.config import ConfiguredCommand
 from narrator.cli.display import printable
 from narrator.cli.dryrun import print_plan
 from narrator.cli.options import EPILOG, Options, build_settings, narrate_options
 from narrator.cli.progress import ProgressView
+from narrator.cli.voices import list_voices
 from narrator.errors import (
     AuthenticationError,
     Interrupted,
@@ -41,14 +43,21 @@ from narrator.settings import (
 T = TypeVar("T")
 
 
-@click.command(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(
+    cls=ConfiguredCommand,
+    epilog=EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="narrate")
 @narrate_options
 def narrate_command(**options: object) -> None:
     """Narrate Markdown and plain-text documents, one audio file per chapter.
 
-    PATHS are files (.md, .markdown, .txt) or folders searched recursively.
+    PATHS are files (.md, .markdown, .txt) or folders searched recursively. Defaults for
+    the options can come from narrator.toml in the working folder, or --config FILE.
     """
+    if not options["paths"] and not options["list_voices"]:
+        raise click.UsageError("Missing argument 'PATHS...'.", click.get_current_context())
     debug = bool(options["debug"])
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
@@ -88,6 +97,7 @@ class RedactingFilter(logging.Filter):
 
 
 def _run(opts: Options, api_key: str | None, view: ProgressView) -> int:
+    listing = opts.flag("list_voices")
     if opts.flag("show_text") and not opts.flag("dry_run"):
         raise UsageError("--show-text goes with --dry-run")
     if api_key:
@@ -99,10 +109,12 @@ def _run(opts: Options, api_key: str | None, view: ProgressView) -> int:
     engine = opts.get("engine", str)
     if engine == "auto":
         engine = "elevenlabs" if api_key else "local"
-    elif engine == "elevenlabs" and not api_key and not opts.flag("dry_run"):
+    elif engine == "elevenlabs" and not api_key and (listing or not opts.flag("dry_run")):
         raise AuthenticationError(
             "no API key: pass --api-key, set ELEVENLABS_API_KEY or put it in .env"
         )
+    if listing:
+        return list_voices(engine, opts.get("base_url", str), api_key)
     settings = build_settings(opts, api_key, engine)
     check_engine(settings)
     if settings.dry_run:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
+from narrator.cli.config import CONFIG_NAME, load_config
 from narrator.output.feed import feed_url_problem
 from narrator.reading.documents import check_encoding
 from narrator.service.protocol import UNSUPPORTED_MODELS, base_url_problem, voice_id_problem
@@ -126,7 +127,21 @@ def _dictionaries(
 
 
 OPTIONS: list[Callable[[Any], Any]] = [
-    click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path)),
+    # Optional only for --list-voices; the command refuses a run without PATHS.
+    click.argument("paths", nargs=-1, required=False, type=click.Path(path_type=Path)),
+    click.option(
+        "--config",
+        type=click.Path(path_type=Path),
+        is_eager=True,
+        expose_value=False,
+        callback=load_config,
+        help=f"Defaults for these options from a TOML file (else ./{CONFIG_NAME} if present).",
+    ),
+    click.option(
+        "--list-voices",
+        is_flag=True,
+        help="List the voices (the service's with a key, else the local engine's) and exit.",
+    ),
     click.option(
         "-o",
         "--out",

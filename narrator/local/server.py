@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
+from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
@@ -23,6 +24,7 @@ from narrator.local.connection import Connection
 from narrator.local.options import Limits, ServerOptions, ServerStats
 from narrator.local.session import HandshakeRefusal, parse_request
 from narrator.local.voice import Espeak
+from narrator.local.voices import VOICES_PATH, voices_response
 
 log = logging.getLogger("narrator.local")
 
@@ -83,7 +85,12 @@ class LocalServer:
             self._server = None
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        """Refuse at the handshake what the service refuses there: bad paths, ``eleven_v3``."""
+        """Refuse at the handshake what the service refuses there: bad paths, ``eleven_v3``.
+
+        ``GET /v1/voices`` is plain HTTP on the same port, answered here as the service does.
+        """
+        if urlsplit(request.path).path == VOICES_PATH:
+            return voices_response(connection, request, self.options)
         try:
             parse_request(request.path)
         except HandshakeRefusal as refusal:
