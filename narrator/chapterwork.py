@@ -124,6 +124,7 @@ class Narration:
     async def _stream(self, job: SegmentJob, session: Session, attempt: int) -> None:
         work = job.chapter
         index = work.chapter.index
+        job.sent = 0
         work.record.started(index)
         if not work.started or attempt > 1:
             self.emit(ChapterStarted(job.label, attempt))
@@ -142,11 +143,18 @@ class Narration:
             nonlocal kept
             kept = proven
             writer.checkpoint(job.start + proven.text_end, proven.audio_bytes)
+            # What is kept and what was paid for reach the manifest as the work goes, so
+            # a killed run's rerun knows both (the save is throttled to its cost).
+            work.record.save_soon(work.planned.folder)
+
+        def sent(characters: int) -> None:
+            work.record.billed(index, characters)
+            job.sent += characters
 
         def timing(voiced: Timed) -> None:
             writer.timed([(job.start + offset, start, end) for offset, start, end in voiced])
 
-        hooks = StreamHooks(progress, checkpoint, timing)
+        hooks = StreamHooks(progress, checkpoint, timing, sent)
         with work.store.open(work.key, job.start) as writer:
             try:
                 await session.narrate(text, writer.write, tally, hooks)
@@ -159,9 +167,6 @@ class Narration:
             except BaseException:  # cancelled: keep what was proven, then stop
                 self._keep_proven(job, writer, kept, counted)
                 raise
-            finally:
-                work.record.billed(index, tally.characters_sent)
-                job.sent = tally.characters_sent
         if piece is not None:
             self.emit(Progress(spoken_length(text) - counted))
             work.pieces.append(piece)

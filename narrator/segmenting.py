@@ -149,10 +149,20 @@ class _Cutter:
     _made: dict[int, list[Span]] = field(default_factory=dict, repr=False)
 
     def spans(self, count: int) -> list[Span]:
-        """``count`` near-equal spans, any still over ``max_chars`` cut again on its own."""
+        """``count`` near-equal spans, or the fewest more that keep every one within
+        ``max_chars``; when no even cut does (a giant sentence), any span still over the
+        limit is cut again on its own."""
         if count not in self._made:
-            self._made[count] = self._cut(count)
+            self._made[count] = self._even(count) or self._cut(count)
         return self._made[count]
+
+    def _even(self, count: int) -> list[Span] | None:
+        start, end = self.gap.start, self.gap.end
+        for tried in range(count, 2 * count + 1):
+            cuts = [start, *self._near_equal(start, end, tried), end]
+            if all(b - a <= self.max_chars for a, b in _pairs(cuts)):
+                return [Span(a, b) for a, b in _pairs(cuts)]
+        return None
 
     def _cut(self, count: int) -> list[Span]:
         start, end = self.gap.start, self.gap.end

@@ -235,3 +235,19 @@ def test_chain_steps_over_whitespace_between_pieces() -> None:
     assert (found, left) == ([0, 1], [])  # the trailing whitespace is no gap
     found, left = chain([(0, 8)], text)
     assert left == [Gap(text, 12, len(text))]
+
+
+def test_a_long_chapter_over_the_model_limit_is_still_cut_evenly_for_the_pool() -> None:
+    """Near-equal cuts at the model's limit can land just over it; then the next count is
+    tried evenly, never one span recut into halves (two sessions would then do two each)."""
+    rng, paragraphs, total = random.Random(1), [], 0
+    while total < 59_000:
+        paragraph = " ".join(
+            "Word " * rng.randint(5, 20) + "end." for _ in range(rng.randint(3, 7))
+        )
+        paragraphs.append(paragraph)
+        total += len(paragraph) + 2
+    text = "\n\n".join(paragraphs)
+    (spans,) = plan_segments([Gap(text, 0, len(text))], 8, 10_000)
+    assert len(spans) == 8
+    assert max(map(len, spans)) < 1.1 * len(text) / 8

@@ -221,6 +221,10 @@ def test_a_killed_run_keeps_its_pieces_and_the_rerun_pays_only_for_the_rest(
     assert entry["status"] == "done"
     assert first < text_chars and total <= text_chars * 1.15
     assert not (out / PIECES_DIR).exists()
+    # What the killed run paid for reached its manifest as it went, and the rerun kept it
+    # (narrate counts a piece when it sends it; the server, when it reads it).
+    assert abs(entry["characters"] - total) <= 2_000
+    assert entry["attempts"] >= entry["pieces"]
 
 
 def test_a_run_stopped_by_quota_keeps_its_pieces_for_the_next_and_stale_ones_go(

@@ -21,11 +21,14 @@ Timed = Sequence[tuple[int, float, float]]
 class StreamHooks:
     """What a caller hears while a session streams: voiced characters as they are shown
     (progress), each sentence end proven voiced (what may be kept if the session fails),
-    and the characters' times on the stream's own timeline."""
+    the characters' times on the stream's own timeline, and each piece's characters as it
+    is sent."""
 
     on_progress: Callable[[int], None] = lambda voiced: None
     on_checkpoint: Callable[[Checkpoint], None] = lambda proven: None
     on_timing: Callable[[Timed], None] = lambda timed: None
+    #: Characters just sent (each piece as it goes): billed, whatever happens next.
+    on_sent: Callable[[int], None] = lambda characters: None
 
 
 #: Voiced characters a session may have sent beyond what the alignment shows voiced: about

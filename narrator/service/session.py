@@ -236,7 +236,9 @@ class Session:
         hooks: StreamHooks,
     ) -> None:
         receiver = Receiver(self._speech, text, sink, tally, hooks)
-        sender = asyncio.create_task(self._send_paced(message_pieces(text), tally, receiver))
+        sender = asyncio.create_task(
+            self._send_paced(message_pieces(text), tally, receiver, hooks)
+        )
         try:
             await self._receive_all(receiver)
             await sender  # surfaces a send failure that the receiver did not see
@@ -247,7 +249,11 @@ class Session:
                 await sender
 
     async def _send_paced(
-        self, pieces: Sequence[TextPiece], tally: StreamTally, receiver: Receiver
+        self,
+        pieces: Sequence[TextPiece],
+        tally: StreamTally,
+        receiver: Receiver,
+        hooks: StreamHooks,
     ) -> None:
         """Keep at most a window ahead of what the alignment shows voiced
         (:data:`narrator.service.receiver.WINDOW_CHARS`).
@@ -269,6 +275,7 @@ class Session:
             await self._send(protocol.text_message(piece.text, flush=True))
             tally.characters_sent += len(piece.text)
             tally.spoken_characters_sent += spoken_length(piece.text)
+            hooks.on_sent(len(piece.text))
         await self._send(protocol.END_OF_STREAM)
 
     async def _receive_all(self, receiver: Receiver) -> None:
