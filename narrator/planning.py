@@ -7,7 +7,7 @@ before anything is paid for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from narrator.audioformat import joinable
@@ -19,6 +19,7 @@ from narrator.reading.chapters import load_book
 from narrator.reading.documents import Source, find_sources
 from narrator.segmenting import default_max_segment_chars
 from narrator.service.chunking import chunk_text
+from narrator.service.protocol import UNSUPPORTED_MODELS, voice_id_problem
 from narrator.settings import RunSettings
 
 #: Characters a second of ordinary narration at speed 1.0, for estimates only.
@@ -91,8 +92,47 @@ def plan_run(settings: RunSettings, emit: EventSink) -> RunPlan:
             emit(Notice(f"{source.path}: {warning}", warning=True))
         folder = settings.out if single else settings.out / source.relative
         files = chapter_file_names([c.title for c in book.chapters], extension)
-        books.append(PlannedBook(source, book, folder, tuple(files), settings))
+        own = document_settings(settings, book)
+        books.append(PlannedBook(source, book, folder, tuple(files), own))
     return RunPlan(tuple(books), tuple(bad))
+
+
+#: Models that take a ``language_code`` (the service documents it for Flash and Turbo v2.5).
+LANGUAGE_MODELS = ("eleven_flash_v2_5", "eleven_turbo_v2_5")
+
+
+def document_settings(settings: RunSettings, book: Book) -> RunSettings:
+    """The run's settings with what the document's front matter chooses (voice, model,
+    speed, language) wherever the user did not set it for the run; a bad value is a
+    one-line error naming the document and the key.
+
+    ``language`` also describes the book: it becomes the service's ``language_code`` only
+    for models that take one.
+    """
+    chosen = dict(book.settings)
+    speech, given = settings.speech, settings.given
+    if "voice" in chosen and "voice" not in given:
+        problem = voice_id_problem(chosen["voice"])
+        if problem:
+            raise DocumentError(book.source, f"front matter voice: {problem}")
+        speech = replace(speech, voice_id=chosen["voice"])
+    if "model" in chosen and "model" not in given:
+        if chosen["model"] in UNSUPPORTED_MODELS or not chosen["model"].strip():
+            raise DocumentError(book.source, f"front matter model: {chosen['model']!r} is "
+                                "not served over WebSockets")  # fmt: skip
+        speech = replace(speech, model_id=chosen["model"].strip())
+    if "speed" in chosen and "speed" not in given:
+        try:
+            speed = float(chosen["speed"])
+        except ValueError:
+            speed = -1.0
+        if not 0.7 <= speed <= 1.2:
+            raise DocumentError(book.source, "front matter speed: a number from 0.7 to 1.2")
+        speech = replace(speech, voice=replace(speech.voice, speed=speed))
+    language = chosen.get("language", "").strip().lower()
+    if language and "language" not in given and speech.model_id in LANGUAGE_MODELS:
+        speech = replace(speech, language_code=language)
+    return settings if speech == settings.speech else replace(settings, speech=speech)
 
 
 def _check_distinct_folders(sources: list[Source]) -> None:

@@ -50,6 +50,11 @@ class ParseOptions:
     encoding: str | None = None
     heading_level: int | None = None
     image_alt_text: bool = False
+    #: Pronunciation rules applied to every document's speech text (``--rules``).
+    rules: Path | None = None
+    #: Spell numbers, years, currency and abbreviations out, for engines that read digits
+    #: poorly (the local one); the service normalises its own text.
+    spell_numbers: bool = False
 
 
 @dataclass(frozen=True)
@@ -171,6 +176,9 @@ class RunSettings:
     show_text: bool = False
     cover: Path | None = None
     outputs: OutputOptions = field(default_factory=OutputOptions)
+    #: Options the user set for this run (flags, environment): a document's front matter
+    #: does not override them.
+    given: frozenset[str] = frozenset()
 
     @property
     def audio_sha256(self) -> str:

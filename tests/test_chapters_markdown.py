@@ -58,7 +58,7 @@ def test_wind_in_the_willows_metadata_headings_are_not_chapters(corpus_book: Cor
     assert titles[10] == "XI. 'LIKE SUMMER TEMPESTS CAME HIS TEARS'"
     assert titles[-1] == "XII. THE RETURN OF ULYSSES"
     assert book.chapters[0].text.startswith(
-        "I. THE RIVER BANK.\nThe Mole had been working very hard all the morning"
+        "ONE. THE RIVER BANK.\nThe Mole had been working very hard all the morning"
     )
     assert all("\r" not in c.text for c in book.chapters)
 

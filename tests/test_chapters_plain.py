@@ -61,7 +61,7 @@ def test_alice_has_twelve_chapters_not_its_contents(corpus_book: CorpusBook) -> 
     assert [c.title for c in book.chapters] == expected
     assert [c.index for c in book.chapters] == list(range(1, 13))
     first = book.chapters[0].text
-    assert first.startswith("CHAPTER I. Down the Rabbit-Hole.\nAlice was beginning to get very")
+    assert first.startswith("CHAPTER One. Down the Rabbit-Hole.\nAlice was beginning to get very")
     assert book.chapters[-1].text.endswith("the happy summer days.\nTHE END.")
     text = all_text(book)
     assert "*" not in text and "_" not in text
@@ -76,7 +76,7 @@ def test_holmes_has_twelve_stories_and_no_sub_part_numerals(corpus_book: CorpusB
     ]
     first = book.chapters[0].text.split("\n")
     assert first[:2] == [
-        "I. A SCANDAL IN BOHEMIA.",
+        "ONE. A SCANDAL IN BOHEMIA.",  # the heading's numeral is said as a number
         first[1],
     ] and first[1].startswith("To Sherlock Holmes she is always the woman.")
     assert "\nI.\n" not in all_text(book) and "\nII.\n" not in all_text(book)
@@ -112,7 +112,7 @@ def test_pride_and_prejudice_finds_chapter_one_in_a_caption(corpus_book: CorpusB
     )
     assert titles == expected
     assert book.chapters[0].text.startswith(
-        "Chapter I.\nIt is a truth universally acknowledged, that a single man"
+        "Chapter One.\nIt is a truth universally acknowledged, that a single man"
     )
     text = all_text(book)
     assert "Heading to Chapter" not in text  # the list of illustrations

@@ -37,20 +37,20 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path: Path) -> None:
     lines = result.output.splitlines()
     assert any("01 - The Lighthouse Keeper's Notebook.mp3" in line for line in lines)
     assert any(line.strip().startswith("5  Morning") for line in lines)
-    assert "5 chapter(s), 1,382 characters" in result.output
-    assert "about 1,382 credits with eleven_multilingual_v2" in result.output
+    assert "5 chapter(s), 1,387 characters" in result.output
+    assert "about 1,387 credits with eleven_multilingual_v2" in result.output
 
 
 def test_dry_run_credit_estimate_halves_for_flash_models(tmp_path: Path) -> None:
     result = run_cli(EXAMPLE, "--dry-run", "--model", "eleven_flash_v2_5")
-    assert "about 691 credits with eleven_flash_v2_5" in result.output
+    assert "about 694 credits with eleven_flash_v2_5" in result.output
 
 
 def test_show_text_prints_exactly_what_is_sent(tmp_path: Path) -> None:
     result = run_cli(EXAMPLE, "--dry-run", "--show-text")
     assert (
         "Weather. By the third week she knew the moods of the sky. The notebook grew a table of "
-        "its own. Day: Monday, Wind: North, 4, Sea: Moderate." in result.output
+        "its own. Day: Monday, Wind: North, four, Sea: Moderate." in result.output
     )
     for junk in ("https://", "lamp.lit", "[^1]", "|", "**", "```"):
         assert junk not in result.output

@@ -43,6 +43,13 @@ from narrator.settings import (
 T = TypeVar("T")
 
 
+def _given(ctx: click.Context) -> frozenset[str]:
+    """Options the user set for this run (command line or environment), which a document's
+    front matter must not override; defaults and the config file's values may be."""
+    sources = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+    return frozenset(name for name in ctx.params if ctx.get_parameter_source(name) in sources)
+
+
 @click.command(
     cls=ConfiguredCommand,
     epilog=EPILOG,
@@ -51,10 +58,11 @@ T = TypeVar("T")
 @click.version_option(__version__, prog_name="narrate")
 @narrate_options
 def narrate_command(**options: object) -> None:
-    """Narrate Markdown and plain-text documents, one audio file per chapter.
+    """Narrate Markdown, plain-text, EPUB and HTML documents, one audio file per chapter.
 
-    PATHS are files (.md, .markdown, .txt) or folders searched recursively. Defaults for
-    the options can come from narrator.toml in the working folder, or --config FILE.
+    PATHS are files (.md, .markdown, .txt, .epub, .html, .htm) or folders searched
+    recursively. Defaults for the options can come from narrator.toml in the working
+    folder, or --config FILE.
     """
     if not options["paths"] and not options["list_voices"]:
         raise click.UsageError("Missing argument 'PATHS...'.", click.get_current_context())
@@ -64,7 +72,7 @@ def narrate_command(**options: object) -> None:
         format="%(levelname)s %(name)s: %(message)s",
     )
     view = ProgressView(quiet=bool(options["quiet"]), verbose=bool(options["verbose"]))
-    opts = Options(options)
+    opts = Options(options, _given(click.get_current_context()))
     api_key: str | None = None
     try:
         api_key = find_api_key(opts.optional("api_key", str))

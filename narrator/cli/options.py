@@ -293,6 +293,12 @@ OPTIONS: list[Callable[[Any], Any]] = [
     click.option("--encoding", help="Text encoding of the documents (default: detect UTF-8/16)."),
     click.option("--image-alt-text", is_flag=True, help="Read images' alt text aloud."),
     click.option(
+        "--rules",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Pronunciation rules: one 'search==replace' a line (search is a regular "
+        "expression, whole words unless it says otherwise; # starts a comment).",
+    ),
+    click.option(
         "--cover",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         help="Image to embed as cover art.",
@@ -339,8 +345,9 @@ def narrate_options(command: Callable[..., None]) -> Callable[..., None]:
 class Options:
     """Typed access to Click's parsed options: Click has already checked every value."""
 
-    def __init__(self, raw: dict[str, object]) -> None:
+    def __init__(self, raw: dict[str, object], given: frozenset[str] = frozenset()) -> None:
         self.raw = raw
+        self.given = given
 
     def get(self, name: str, kind: type[T]) -> T:
         value = self.raw[name]
@@ -398,6 +405,8 @@ def build_settings(opts: Options, api_key: str | None, engine: str) -> RunSettin
             encoding=_encoding(opts.optional("encoding", str)),
             heading_level=opts.optional("heading_level", int),
             image_alt_text=opts.flag("image_alt_text"),
+            rules=opts.optional("rules", Path),
+            spell_numbers=engine == "local",
         ),
         concurrency=opts.get("concurrency", int),
         max_segment_chars=opts.optional("max_segment_chars", int),
@@ -410,6 +419,7 @@ def build_settings(opts: Options, api_key: str | None, engine: str) -> RunSettin
         show_text=opts.flag("show_text"),
         cover=opts.optional("cover", Path),
         outputs=_outputs(opts),
+        given=opts.given,
     )
 
 

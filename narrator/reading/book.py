@@ -29,7 +29,9 @@ class Book:
     """One document split into chapters; ``warnings`` are for the user, not errors.
 
     ``description`` is the document's own summary (front matter), tagged as the comment a
-    player shows for the book; None when the document gives none.
+    player shows for the book; None when the document gives none. ``language`` (a BCP 47
+    tag) and ``cover`` (image bytes and MIME type) are what an EPUB says of itself, so a run
+    can tag its files without being told.
     """
 
     source: Path
@@ -39,3 +41,8 @@ class Book:
     warnings: tuple[str, ...] = field(default=())
     source_sha256: str = ""
     description: str | None = None
+    #: The document's own narration settings from its front matter (voice, model, speed,
+    #: language, rules), as written; the run checks them and decides what applies.
+    settings: tuple[tuple[str, str], ...] = ()
+    language: str | None = None
+    cover: tuple[bytes, str] | None = None

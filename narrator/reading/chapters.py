@@ -1,8 +1,9 @@
 """Load one document as a book: read and decode it, then split it by its kind.
 
 The entry point callers use. The splitters themselves live in
-:mod:`narrator.reading.markdown` and :mod:`narrator.reading.plaintext`; their public
-functions are re-exported here.
+:mod:`narrator.reading.markdown` and :mod:`narrator.reading.plaintext` (their public
+functions are re-exported here), :mod:`narrator.reading.epub` and
+:mod:`narrator.reading.html`.
 """
 
 from __future__ import annotations
@@ -14,12 +15,17 @@ from pathlib import Path
 from narrator.reading.book import Book
 from narrator.reading.documents import decode_text, read_document
 from narrator.reading.drafts import normalised
+from narrator.reading.epub import read_epub
+from narrator.reading.html import read_html
 from narrator.reading.markdown import split_markdown, split_markdown_lines
 from narrator.reading.mdwindows import Lines
 from narrator.reading.plaintext import is_plain_heading, split_plain_text
+from narrator.reading.speaking import spoken_book
 from narrator.settings import ParseOptions
 
 __all__ = [
+    "EPUB_SUFFIXES",
+    "HTML_SUFFIXES",
     "MARKDOWN_SUFFIXES",
     "is_plain_heading",
     "load_book",
@@ -28,6 +34,8 @@ __all__ = [
 ]
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
+EPUB_SUFFIXES = (".epub",)
+HTML_SUFFIXES = (".html", ".htm", ".xhtml")
 
 
 def load_book(source: Path, options: ParseOptions) -> Book:
@@ -35,13 +43,20 @@ def load_book(source: Path, options: ParseOptions) -> Book:
     data = read_document(source)
     digest = hashlib.sha256(data).hexdigest()
     warnings: list[str] = []
-    text = decode_text(data, source, options.encoding, warnings)
-    del data  # not held beside the text while the book is split
-    if source.suffix.lower() in MARKDOWN_SUFFIXES:
-        lines = Lines(normalised(text, source))
-        del text  # the lines' UTF-8 is all the split needs, and often far smaller
-        book = split_markdown_lines(lines, source, options)
+    suffix = source.suffix.lower()
+    if suffix in EPUB_SUFFIXES:  # a zip archive: its bytes are never decoded as text
+        book = read_epub(data, source, options)
+    elif suffix in HTML_SUFFIXES:  # decoded by the charset it declares
+        book = read_html(data, source, options)
     else:
-        book = split_plain_text(text, source, options)
+        text = decode_text(data, source, options.encoding, warnings)
+        del data  # not held beside the text while the book is split
+        if suffix in MARKDOWN_SUFFIXES:
+            lines = Lines(normalised(text, source))
+            del text  # the lines' UTF-8 is all the split needs, and often far smaller
+            book = split_markdown_lines(lines, source, options)
+        else:
+            book = split_plain_text(text, source, options)
     warnings.extend(book.warnings)
+    book = spoken_book(book, options)
     return dataclasses.replace(book, source_sha256=digest, warnings=tuple(warnings))

@@ -18,7 +18,8 @@ from pathlib import Path, PurePath, PurePosixPath
 from narrator.errors import DocumentError, UsageError
 from narrator.reading.textclean import without_controls
 
-SUFFIXES = (".md", ".markdown", ".txt")
+#: What a run narrates; an EPUB is read as bytes (a zip archive), the rest decoded as text.
+SUFFIXES = (".md", ".markdown", ".txt", ".epub", ".html", ".htm", ".xhtml")
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),

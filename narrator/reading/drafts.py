@@ -49,7 +49,12 @@ class Draft:
             chapters=tuple(self.chapters),
             warnings=tuple(self.warnings),
             description=self.meta.get("description") or None,
+            settings=tuple((k, self.meta[k]) for k in DOCUMENT_SETTINGS if self.meta.get(k)),
         )
+
+
+#: Front matter keys that choose how the document is narrated.
+DOCUMENT_SETTINGS = ("voice", "model", "speed", "language", "rules")
 
 
 def normalised(text: str, name: Path | str) -> str:

@@ -236,9 +236,7 @@ class Session:
         hooks: StreamHooks,
     ) -> None:
         receiver = Receiver(self._speech, text, sink, tally, hooks)
-        sender = asyncio.create_task(
-            self._send_paced(message_pieces(text), tally, receiver, hooks)
-        )
+        sender = asyncio.create_task(self._send_paced(message_pieces(text), tally, receiver, hooks))
         try:
             await self._receive_all(receiver)
             await sender  # surfaces a send failure that the receiver did not see
