@@ -206,7 +206,8 @@ class Narration:
         with AudioWriter(folder, work.file, fmt) as w:
             counts = await asyncio.to_thread(work.store.join_parts, pieces, w.write)
             tags = chapter_tags(work.planned.settings, work.planned.book, work.chapter)
-            written = await asyncio.to_thread(w.commit, tags, self.cover)
+            cover = cover_of(work.planned, self.cover)
+            written = await asyncio.to_thread(w.commit, tags, cover)
         timings = _timings(work, pieces, counts, written.duration_s, sample_rate(fmt))
         path = folder / timings_name(work.file)
         await asyncio.to_thread(write_json_atomic, path, timings.to_json())
@@ -284,6 +285,14 @@ def _timings(
         before += samples
     words = words_of(work.chapter.text, voiced)
     return ChapterTimings(work.file, work.entry.text_sha256, duration, tuple(words))
+
+
+def cover_of(planned: PlannedBook, given: Cover | None) -> Cover | None:
+    """The cover a book's files carry: ``--cover``, else the document's own (an EPUB's)."""
+    if given is not None:
+        return given
+    own = planned.book.cover
+    return own if own is not None and own[1] in ("image/jpeg", "image/png") else None
 
 
 def _check_chain(work: ChapterWork, pieces: list[Piece]) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from narrator.budget import Budget, characters_to_send
-from narrator.chapterwork import ChapterWork, Narration, SegmentJob, segment_jobs
+from narrator.chapterwork import ChapterWork, Narration, SegmentJob, cover_of, segment_jobs
 from narrator.errors import NarratorError
 from narrator.events import EventSink, Notice, Progress, RunStarted
 from narrator.finishing import Finished, finish_book, write_feed
@@ -108,7 +108,7 @@ def _plan_folders(
         make_folder(planned.folder, inside=settings.out)
         if planned.folder != settings.out:
             locks.enter_context(FolderLock(planned.folder))
-        record, plan = plan_folder(planned.settings, planned, cover, emit)
+        record, plan = plan_folder(planned.settings, planned, cover_of(planned, cover), emit)
         record.save(planned.folder)
         records.append((planned.folder, record))
         unchanged += [(entry, False) for entry in [*plan.skipped, *plan.adopted]]
@@ -132,12 +132,14 @@ async def _finish(
 ) -> None:
     """Subtitles, cover, book file, metadata and feed, from what was written."""
     options = settings.outputs
-    wanted = options.subtitles or options.book_file or options.abs_metadata or cover
+    covers = cover or any(planned.book.cover for planned in books)
+    wanted = options.subtitles or options.book_file or options.abs_metadata or covers
     if not (wanted or options.feed_url):
         return
     finished: list[Finished] = []
     for planned, (folder, record) in zip(books, records, strict=True):
-        done = await asyncio.to_thread(finish_book, settings, planned, record, cover)
+        own = cover_of(planned, cover)
+        done = await asyncio.to_thread(finish_book, settings, planned, record, own)
         record.save(folder)
         finished.append(done)
         for line in done.notices:

@@ -322,3 +322,16 @@ def test_narrating_an_epub_writes_one_file_per_chapter(tmp_path: Path) -> None:
     result = run_cli(epub3(tmp_path), "--out", out)
     assert result.exit_code == 0, result.output
     assert len(sorted(out.rglob("*.mp3"))) == 4
+
+
+def test_the_books_own_cover_is_used_unless_one_is_given(tmp_path: Path) -> None:
+    from mutagen.id3 import ID3
+
+    book = epub3(tmp_path)
+    out = tmp_path / "out"
+    result = run_cli(book, "--out", out, "--max-segment-chars", "0")
+    assert result.exit_code == 0, result.output
+    first = sorted(out.glob("*.mp3"))[0]
+    (picture,) = ID3(first).getall("APIC")
+    assert picture.data == PNG and picture.mime == "image/png"
+    assert (out / "cover.png").read_bytes() == PNG
