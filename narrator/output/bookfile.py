@@ -25,7 +25,7 @@ from narrator.audioformat import FRAME_PROBE, FrameIndex, Mp3Stream
 from narrator.errors import OutputError
 from narrator.output import m4b
 from narrator.output.audio import audio_duration, audio_payload, scan_audio
-from narrator.output.files import fsync_folder, hash_and_fsync, open_regular
+from narrator.output.files import open_regular
 from narrator.output.tags import GENRE, Cover
 from narrator.output.writer import StreamedFile, WrittenFile
 
@@ -134,20 +134,7 @@ class BookWriter(StreamedFile):
 
     def commit(self, duration_of: Callable[[Path], float]) -> WrittenFile:
         """Fsync, read the facts back and rename; any failure leaves no temp file."""
-        try:
-            self._file.close()
-            digest = hash_and_fsync(self._path)
-            duration = duration_of(self._path)
-            size = self._path.stat().st_size
-            os.replace(self._path, self.final)
-            self._done = True
-            fsync_folder(self._folder)
-        except OSError as exc:
-            raise OutputError(f"cannot finish {self.final}: {exc.strerror or exc}") from exc
-        finally:
-            if not self._done:
-                self.discard()
-        return WrittenFile(self.final, size, digest, duration)
+        return self.seal(self.final, duration_of)
 
 
 def write_mp3_book(

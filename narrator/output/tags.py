@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import os
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -29,7 +28,7 @@ from mutagen.flac import Picture
 from narrator import __version__
 from narrator.errors import OutputError, TaggingError
 from narrator.output.audio import OPENERS
-from narrator.output.files import fsync_folder, is_regular_file, open_temp, read_regular_file
+from narrator.output.files import is_regular_file, read_regular_file, write_bytes_atomic
 from narrator.output.names import extension_for
 from narrator.reading.book import Book, Chapter
 from narrator.settings import RunSettings
@@ -222,18 +221,7 @@ def write_cover_file(folder: Path, cover: Cover) -> Path:
         if read_regular_file(path, MAX_COVER_BYTES) == data:
             _remove_other_covers(folder, name)
             return path
-    temp, file = open_temp(folder, name)
-    try:
-        with file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-        fsync_folder(folder)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            temp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    write_bytes_atomic(path, data)
     _remove_other_covers(folder, name)
     return path
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -84,6 +85,25 @@ class StreamedFile:
         if self._done:
             raise RuntimeError(f"{self._path.name}: already finished or discarded")
 
+    def seal(self, final: Path, finish: Callable[[Path], float]) -> WrittenFile:
+        """``finish`` the temp file (close, tag; it returns the duration), then fsync, hash
+        and rename it to ``final``; any failure, cancellation included, leaves no temp file
+        and nothing under the final name."""
+        try:
+            duration = finish(self._path)
+            self._file.close()
+            digest = hash_and_fsync(self._path)
+            size = self._path.stat().st_size
+            os.replace(self._path, final)
+            self._done = True
+            fsync_folder(self._folder)
+        except OSError as exc:
+            raise OutputError(f"cannot finish {final}: {exc.strerror or exc}") from exc
+        finally:
+            if not self._done:
+                self.discard()
+        return WrittenFile(final, size, digest, duration)
+
     def discard(self) -> None:
         """Drop the file; best effort, since it runs while another error propagates."""
         self._done = True
@@ -117,23 +137,15 @@ class AudioWriter(StreamedFile):
 
     def commit(self, tags: Tags, cover: Cover | None = None) -> WrittenFile:
         """Finish, tag, fsync and rename; the returned facts describe the final bytes."""
-        try:
+
+        def finish(path: Path) -> float:
             if self._is_wav:
                 self._finish_wav()
             self._file.close()
-            tag_file(self._path, self._format, tags, cover)
-            digest = hash_and_fsync(self._path)
-            duration = audio_duration(self._path, self._format)
-            size = self._path.stat().st_size
-            os.replace(self._path, self._final)
-            self._done = True
-            fsync_folder(self._folder)
-        except OSError as exc:
-            raise OutputError(f"cannot finish {self._final}: {exc.strerror or exc}") from exc
-        finally:
-            if not self._done:  # any failure, cancellation included, leaves no temp file
-                self.discard()
-        return WrittenFile(self._final, size, digest, duration)
+            tag_file(path, self._format, tags, cover)
+            return audio_duration(path, self._format)
+
+        return self.seal(self._final, finish)
 
     def _finish_wav(self) -> None:
         if self.bytes_written % 2:  # RIFF chunks are word aligned; the pad byte is not audio
