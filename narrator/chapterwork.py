@@ -39,6 +39,9 @@ from narrator.service.receiver import StreamHooks, Timed
 from narrator.service.session import Session
 from narrator.settings import RunSettings, SpeechSettings
 
+#: Seconds between the manifest saves that proven sentences ask for.
+CHECKPOINT_SAVE_S = 1.0
+
 
 @dataclass(eq=False)
 class ChapterWork:
@@ -144,8 +147,9 @@ class Narration:
             kept = proven
             writer.checkpoint(job.start + proven.text_end, proven.audio_bytes)
             # What is kept and what was paid for reach the manifest as the work goes, so
-            # a killed run's rerun knows both (the save is throttled to its cost).
-            work.record.save_soon(work.planned.folder)
+            # a killed run's rerun knows both: at most once a second, as well as throttled
+            # to its cost, so a chapter's own save when it is done is not held back.
+            work.record.save_soon(work.planned.folder, at_least=CHECKPOINT_SAVE_S)
 
         def sent(characters: int) -> None:
             work.record.billed(index, characters)

@@ -197,8 +197,8 @@ def test_form_feeds_are_page_breaks_not_warnings(tmp_path: Path) -> None:
     data = b"CHAPTER I.\n\nIt was a dark night.\n\x0c\nCHAPTER II.\n\nAnd\x0cthen morning.\n"
     book = load_book(write(tmp_path / "book.txt", data), ParseOptions())
     assert [c.text for c in book.chapters] == [
-        "CHAPTER I.\nIt was a dark night.",
-        "CHAPTER II.\nAnd then morning.",
+        "CHAPTER One.\nIt was a dark night.",
+        "CHAPTER Two.\nAnd then morning.",
     ]
     assert book.warnings == ()
 

@@ -166,14 +166,15 @@ class Manifest:
         self._saved_at = time.monotonic()
         self._save_cost = self._saved_at - started
 
-    def save_soon(self, folder: Path) -> None:
-        """Save unless the last save was too recent for its cost.
+    def save_soon(self, folder: Path, *, at_least: float = 0.0) -> None:
+        """Save unless the last save was too recent for its cost (or ``at_least`` seconds).
 
         Rewriting the whole file after each of 10,000 tiny chapters would make a run
         quadratic; saving only when at least ten times the last save's duration has passed
         keeps saving under a tenth of the run. The caller saves once more at the end.
         """
-        if time.monotonic() - self._saved_at >= self._save_cost / SAVE_SHARE:
+        waited = time.monotonic() - self._saved_at
+        if waited >= max(self._save_cost / SAVE_SHARE, at_least):
             self.save(folder)
 
 
