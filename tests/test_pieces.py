@@ -96,13 +96,19 @@ def test_while_written_a_piece_is_a_hidden_temp_file(tmp_path: Path) -> None:
         assert store.found(KEY) == []
 
 
-def test_checkpoints_rename_and_finish_keeps_only_the_proven_bytes(tmp_path: Path) -> None:
+def test_checkpoints_rename_and_finish_keeps_only_the_proven_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = iter([100.0, 100.1, 100.5])  # the second checkpoint comes too soon to rename
+    monkeypatch.setattr("narrator.output.pieces.time.monotonic", lambda: next(clock))
     store, first, second = store_of(tmp_path), encode_mp3(0.4), encode_mp3(0.4, hz=300)
     with store.open(KEY, 100) as writer:
         writer.write(first)
         writer.checkpoint(140, len(first))
         assert names(store) == [f"{KEY}.100-140.{len(first)}.partial"]
         writer.write(second)
+        writer.checkpoint(160, len(first))
+        assert names(store) == [f"{KEY}.100-140.{len(first)}.partial"]
         writer.checkpoint(180, len(first + second))
         assert names(store) == [f"{KEY}.100-180.{len(first + second)}.partial"]
         writer.write(b"half a generation")

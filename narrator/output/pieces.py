@@ -26,6 +26,7 @@ import hashlib
 import os
 import re
 import stat
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,9 @@ _PIECE = re.compile(rf"({_KEY})\.(\d+)-(\d+)\.piece")
 _PARTIAL = re.compile(rf"({_KEY})\.(\d+)-(\d+)\.(\d+)\.partial")
 _TEMP = re.compile(rf"\.({_KEY})\.\d+\.[0-9a-f]{{8}}\.part")
 TIMES = ".times"
+#: Seconds between the renames that record a writer's proven progress: a few a second
+#: cost nothing, one a sentence adds up over a book.
+CHECKPOINT_EVERY_S = 0.25
 
 
 def piece_key(text_sha256: str, settings_sha256: str) -> str:
@@ -85,6 +89,7 @@ class PieceWriter(StreamedFile):
     def __init__(self, folder: Path, key: str, start: int) -> None:
         super().__init__(folder, f"{key}.{start}")
         self.key, self.start = key, start
+        self._renamed_at = 0.0
         try:
             self._times = _times_of(self._path).open("w", encoding="ascii")
         except OSError as exc:
@@ -121,6 +126,10 @@ class PieceWriter(StreamedFile):
         validates the bytes before it trusts the name.
         """
         self._check(audio_bytes)
+        now = time.monotonic()
+        if now - self._renamed_at < CHECKPOINT_EVERY_S:
+            return  # a killed run loses at most this long of proven audio
+        self._renamed_at = now
         try:
             self._file.flush()
             self._times.flush()
