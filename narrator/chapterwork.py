@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from narrator.audioformat import sample_rate
+from narrator.audioformat import joinable, sample_rate
 from narrator.budget import Budget, characters_to_send
 from narrator.errors import NarratorError, OutputError, redact
 from narrator.events import (
@@ -211,7 +211,8 @@ class Narration:
             counts = await asyncio.to_thread(work.store.join_parts, pieces, w.write)
             tags = chapter_tags(work.planned.settings, work.planned.book, work.chapter)
             cover = cover_of(work.planned, self.cover)
-            written = await asyncio.to_thread(w.commit, tags, cover)
+            counted = sum(counts) / sample_rate(fmt) if joinable(fmt) else None
+            written = await asyncio.to_thread(w.commit, tags, cover, duration_s=counted)
         timings = _timings(work, pieces, counts, written.duration_s, sample_rate(fmt))
         path = folder / timings_name(work.file)
         await asyncio.to_thread(write_json_atomic, path, timings.to_json())

@@ -135,15 +135,20 @@ class AudioWriter(StreamedFile):
         if self._is_wav:
             self._write_raw(b"\0" * WAV_HEADER_SIZE)
 
-    def commit(self, tags: Tags, cover: Cover | None = None) -> WrittenFile:
-        """Finish, tag, fsync and rename; the returned facts describe the final bytes."""
+    def commit(
+        self, tags: Tags, cover: Cover | None = None, *, duration_s: float | None = None
+    ) -> WrittenFile:
+        """Finish, tag, fsync and rename; the returned facts describe the final bytes.
+
+        ``duration_s``: the audio's length when the caller has just counted its frames (a
+        joined chapter); otherwise it is counted here from the file."""
 
         def finish(path: Path) -> float:
             if self._is_wav:
                 self._finish_wav()
             self._file.close()
             tag_file(path, self._format, tags, cover)
-            return audio_duration(path, self._format)
+            return audio_duration(path, self._format) if duration_s is None else duration_s
 
         return self.seal(self._final, finish)
 

@@ -94,9 +94,27 @@ class CheckpointTracker:
         if timed and self._index is not None:
             # Times are from the generation's start: place it by the samples before it.
             base = self._index.samples / self._index.sample_rate
-            raw = self._raw
-            self._on_timing([(raw[p], base + s / 1000, base + e / 1000) for p, s, e in timed])
+            self._on_timing(
+                [(o, base + s / 1000, base + e / 1000) for o, s, e in self._runs(timed)]
+            )
         return len(timed)
+
+    def _runs(self, timed: Sequence[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+        """The timed characters as runs of adjacent ones (words, as a rule): the raw offset
+        of each run's first character, its first start and its last end. A word's time is
+        all that timings keep, and a run is a sixth of the characters to carry."""
+        raw = self._raw
+        runs: list[tuple[int, int, int]] = []
+        last = -2
+        for position, start, end in timed:
+            offset = raw[position]
+            if offset == last + 1 and runs:
+                first, began, _ = runs[-1]
+                runs[-1] = (first, began, max(end, runs[-1][2]))
+            else:
+                runs.append((offset, start, end))
+            last = offset
+        return runs
 
     def audio(self, chunk: bytes) -> None:
         if self._index is not None:
