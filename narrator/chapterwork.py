@@ -11,6 +11,7 @@ tagged and committed whole, and the pieces are removed.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from narrator.audioformat import joinable, sample_rate
@@ -24,11 +25,10 @@ from narrator.events import (
     Notice,
     Progress,
 )
-from narrator.output.files import write_json_atomic
 from narrator.output.manifest import ChapterEntry, Manifest
 from narrator.output.pieces import Piece, PieceStore, PieceWriter
 from narrator.output.tags import Cover, chapter_tags
-from narrator.output.timings import ChapterTimings, timings_name, words_of
+from narrator.output.timings import Word, timings_name, words_of, write_timings
 from narrator.output.writer import AudioWriter
 from narrator.planning import PlannedBook, max_segment_chars
 from narrator.reading.book import Chapter
@@ -213,9 +213,10 @@ class Narration:
             cover = cover_of(work.planned, self.cover)
             counted = sum(counts) / sample_rate(fmt) if joinable(fmt) else None
             written = await asyncio.to_thread(w.commit, tags, cover, duration_s=counted)
-        timings = _timings(work, pieces, counts, written.duration_s, sample_rate(fmt))
+        words = _words(work, pieces, counts, sample_rate(fmt))
         path = folder / timings_name(work.file)
-        await asyncio.to_thread(write_json_atomic, path, timings.to_json())
+        sha, seconds = work.entry.text_sha256, written.duration_s
+        await asyncio.to_thread(write_timings, path, work.file, sha, seconds, words)
         work.record.finished(index, written)
         work.entry.pieces = len(pieces)
         work.record.save_soon(work.planned.folder)
@@ -277,19 +278,15 @@ def segment_jobs(
     return jobs, resumed
 
 
-def _timings(
-    work: ChapterWork, pieces: list[Piece], counts: list[int], duration: float, rate: int
-) -> ChapterTimings:
-    """The chapter's words on its file's timeline: each piece's times are placed after the
-    samples of the pieces before it, counted from the audio joined."""
-    voiced: list[tuple[int, float, float]] = []
+def _words(work: ChapterWork, pieces: list[Piece], counts: list[int], rate: int) -> Iterator[Word]:
+    """The chapter's words on its file's timeline, a piece at a time: each piece's times are
+    placed after the samples of the pieces before it, counted from the audio joined."""
     before = 0
     for piece, samples in zip(pieces, counts, strict=True):
         base = before / rate
-        voiced += [(o, base + s, base + e) for o, s, e in work.store.read_times(piece)]
+        voiced = [(o, base + s, base + e) for o, s, e in work.store.read_times(piece)]
+        yield from words_of(work.chapter.text, voiced, piece.start, piece.end)
         before += samples
-    words = words_of(work.chapter.text, voiced)
-    return ChapterTimings(work.file, work.entry.text_sha256, duration, tuple(words))
 
 
 def cover_of(planned: PlannedBook, given: Cover | None) -> Cover | None:

@@ -15,7 +15,7 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -95,10 +95,16 @@ def write_json_atomic(path: Path, data: object) -> None:
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so a reader sees the old file or the new one."""
+    write_stream_atomic(path, [data])
+
+
+def write_stream_atomic(path: Path, blocks: Iterable[bytes]) -> None:
+    """:func:`write_bytes_atomic` for content made as it is written, never whole in memory."""
     temp, file = open_temp(path.parent, path.name)
     try:
         with file:
-            file.write(data)
+            for block in blocks:
+                file.write(block)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temp, path)
@@ -107,6 +113,10 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             temp.unlink(missing_ok=True)
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink(missing_ok=True)
+        raise
 
 
 def file_sha256(path: Path) -> str:

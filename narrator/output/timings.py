@@ -17,12 +17,13 @@ these files, so they can be remade without narrating again.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from narrator.output.files import write_json_atomic
+from narrator.output.files import write_json_atomic, write_stream_atomic
 
 FORMAT = "narrator-timings"
 VERSION = 1
@@ -118,21 +119,43 @@ def carry_timings(folder: Path, moves: Sequence[tuple[str, str]]) -> None:
         write_json_atomic(folder / timings_name(new), timings.to_json())
 
 
-def words_of(text: str, voiced: Sequence[tuple[int, float, float]]) -> list[Word]:
-    """Words of ``text`` (split at whitespace) timed by their characters' ``(offset, start,
-    end)``; a word none of whose characters was timed is left out."""
+_TOKEN = re.compile(r"\S+")
+
+
+def words_of(
+    text: str, voiced: Sequence[tuple[int, float, float]], start: int = 0, end: int | None = None
+) -> list[Word]:
+    """Words of ``text[start:end]`` (split at whitespace) timed by their characters'
+    ``(offset, start, end)``; a word none of whose characters was timed is left out."""
     times: dict[int, tuple[float, float]] = {offset: (s, e) for offset, s, e in voiced}
     words: list[Word] = []
-    position = 0
-    for token in text.split():
-        offset = text.index(token, position)
-        position = offset + len(token)
-        timed = [times[i] for i in range(offset, position) if i in times]
+    for token in _TOKEN.finditer(text, start, len(text) if end is None else end):
+        timed = [times[i] for i in range(token.start(), token.end()) if i in times]
         if timed:
-            start = min(s for s, _ in timed)
-            end = max(e for _, e in timed)
-            words.append(Word(token, start, max(end, start), offset, len(token)))
+            began = min(s for s, _ in timed)
+            ended = max(e for _, e in timed)
+            words.append(
+                Word(token.group(), began, max(ended, began), token.start(), len(token.group()))
+            )
     return words
+
+
+def write_timings(
+    path: Path, audio: str, text_sha256: str, duration_s: float, words: Iterable[Word]
+) -> None:
+    """Write a chapter's timings as they are made: an hour-long chapter's words are never
+    all in memory at once."""
+    head = ChapterTimings(audio, text_sha256, duration_s, ()).to_json()
+    opening = json.dumps(head, ensure_ascii=False)[: -len("[]}")] + "["
+
+    def blocks() -> Iterator[bytes]:
+        yield opening.encode("utf-8")
+        for number, word in enumerate(words):
+            item = ChapterTimings(audio, text_sha256, duration_s, (word,)).to_json()["words"][0]
+            yield ((",\n" if number else "\n") + json.dumps(item, ensure_ascii=False)).encode()
+        yield b"\n]}\n"
+
+    write_stream_atomic(path, blocks())
 
 
 def load_timings(path: Path) -> ChapterTimings:
