@@ -6,6 +6,8 @@
     python benchmarks/run.py memory     # peak RSS of narrate on 0.5, 2 and 8 MB books
     python benchmarks/run.py cpu        # narrate's CPU seconds per hour of audio
     python benchmarks/run.py split      # load_book on 10 MB of Markdown
+    python benchmarks/run.py segments   # chapters cut across the pool: speed and characters
+    python benchmarks/run.py outputs    # what subtitles and a one-file book add to a run
     python benchmarks/run.py all        # all of the above
 
 Every client (narrate, the SDK helper, the sequential client) runs as a child process and the
@@ -197,9 +199,15 @@ def sent_book(path: Path) -> SentBook:
     return SentBook(path, files, [chunk_text(c.text) for c in book.chapters])
 
 
-def ideal_seconds(characters: Sequence[int], sessions: int, scale: float) -> float:
-    """The longer of total generation / N and the longest chapter, plus one first audio."""
+def ideal_seconds(characters: Sequence[int], sessions: int, scale: float,
+                  split: bool = False) -> float:  # fmt: skip
+    """The longer of total generation / N and the longest chapter, plus one first audio.
+
+    ``split=True``: chapters may be cut across sessions, so only total generation / N counts.
+    """
     cps, first = CHARS_PER_SECOND / scale, FIRST_AUDIO_S * scale
+    if split:
+        return sum(characters) / cps / sessions + first
     return max(sum(characters) / cps / sessions, max(characters) / cps) + first
 
 
@@ -244,6 +252,39 @@ def say(text: str = "") -> None:
 FORMAT = "mp3_44100_128"
 
 
+def round_robin(
+    work: Path,
+    server: Server,
+    contenders: dict[str, Callable[[Path], list[str]]],
+    runs: int,
+    chapters: int,
+    inspect: Callable[[str, Path], None] | None = None,
+) -> dict[str, list[tuple[Measured, float]]]:
+    """Run every contender ``runs`` times, round robin (slow drift hits every one alike),
+    each into a fresh folder that must end with one non-empty file per chapter; ``inspect``
+    sees each folder before it is removed. Per contender: (measured, server CPU s) per run."""
+    results: dict[str, list[tuple[Measured, float]]] = {name: [] for name in contenders}
+    for run in range(runs):
+        for name, command in contenders.items():
+            out = work / "out"
+            shutil.rmtree(out, ignore_errors=True)
+            cpu_before = server.cpu()
+            measured = measure(command(out), server.env())
+            server_cpu = server.cpu() - cpu_before
+            files = sorted(out.glob("*.mp3"))
+            if len(files) != chapters or any(f.stat().st_size == 0 for f in files):
+                raise RuntimeError(f"{name}: {len(files)} files for {chapters} chapters")
+            if inspect is not None:
+                inspect(name, out)
+            results[name].append((measured, server_cpu))
+            say(f"  run {run + 1} {name}: {measured.wall:.2f} s wall, "
+                f"{measured.cpu:.2f} s CPU, {measured.rss_mb:.0f} MB, "
+                f"server {server_cpu:.2f} s CPU, "
+                f"{folder_bytes(out) / 1e6:.0f} MB audio")  # fmt: skip
+            shutil.rmtree(out, ignore_errors=True)
+    return results
+
+
 def scenario(work: Path, args: argparse.Namespace, pool: bool, compare: bool) -> None:
     scale = args.time_scale
     book = sent_book(scenario_book(work))
@@ -278,23 +319,7 @@ def scenario(work: Path, args: argparse.Namespace, pool: bool, compare: bool) ->
                 str(job_file),
                 str(out),
             ]
-        results: dict[str, list[tuple[Measured, float]]] = {name: [] for name in contenders}
-        for run in range(args.runs):  # round robin: slow drift hits every contender alike
-            for name, command in contenders.items():
-                out = work / "out"
-                shutil.rmtree(out, ignore_errors=True)
-                cpu_before = server.cpu()
-                measured = measure(command(out), server.env())
-                server_cpu = server.cpu() - cpu_before
-                files = sorted(out.glob("*.mp3"))
-                if len(files) != len(chars) or any(f.stat().st_size == 0 for f in files):
-                    raise RuntimeError(f"{name}: {len(files)} files for {len(chars)} chapters")
-                results[name].append((measured, server_cpu))
-                say(f"  run {run + 1} {name}: {measured.wall:.2f} s wall, "
-                    f"{measured.cpu:.2f} s CPU, {measured.rss_mb:.0f} MB, "
-                    f"server {server_cpu:.2f} s CPU, "
-                    f"{folder_bytes(out) / 1e6:.0f} MB audio")  # fmt: skip
-                shutil.rmtree(out, ignore_errors=True)
+        results = round_robin(work, server, contenders, args.runs, len(chars))
     say()
     if pool:
         rows = []
@@ -453,8 +478,8 @@ def split(work: Path, args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["pool", "compare", "scenario", "memory", "cpu",
-                                         "split", "all"])  # fmt: skip
+    parser.add_argument("what", choices=["pool", "compare", "scenario", "segments", "outputs",
+                                         "memory", "cpu", "split", "all"])  # fmt: skip
     parser.add_argument(
         "--time-scale",
         type=float,
@@ -471,6 +496,18 @@ def main() -> None:
     parser.add_argument("--memory-jobs", type=int, default=4, help="-j for the memory runs.")
     parser.add_argument("--plain", action="store_true", help="memory: plain-text books too.")
     parser.add_argument("--workdir", type=Path, default=None, help="Keep files here.")
+    parser.add_argument(
+        "--parts",
+        type=lambda s: s.split(","),
+        default=["chapter", "book", "sdk", "characters"],
+        help="segments: which of chapter,book,sdk,characters (default: all).",
+    )
+    parser.add_argument(
+        "--whole-runs",
+        type=int,
+        default=1,
+        help="segments: runs with --max-segment-chars 0 for reference (default 1; 0: none).",
+    )
     args = parser.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="narrator-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -483,6 +520,14 @@ def main() -> None:
     try:
         if args.what in ("pool", "compare", "scenario", "all"):
             scenario(work, args, pool=args.what != "compare", compare=args.what != "pool")
+        if args.what == "outputs":
+            from outputs import outputs  # its own module: it imports this one
+
+            outputs(work, args)
+        if args.what == "segments":
+            from segments import segments  # its own module: it imports this one
+
+            segments(work, args)
         if args.what in ("memory", "all"):
             memory(work, args)
         if args.what in ("cpu", "all"):
