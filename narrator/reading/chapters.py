@@ -15,12 +15,10 @@ from pathlib import Path
 from narrator.reading.book import Book
 from narrator.reading.documents import decode_text, read_document
 from narrator.reading.drafts import normalised
-from narrator.reading.epub import read_epub
-from narrator.reading.html import read_html
 from narrator.reading.markdown import split_markdown, split_markdown_lines
 from narrator.reading.mdwindows import Lines
 from narrator.reading.plaintext import is_plain_heading, split_plain_text
-from narrator.reading.speaking import spoken_book
+from narrator.reading.speaking import speak_chapters
 from narrator.settings import ParseOptions
 
 __all__ = [
@@ -44,9 +42,15 @@ def load_book(source: Path, options: ParseOptions) -> Book:
     digest = hashlib.sha256(data).hexdigest()
     warnings: list[str] = []
     suffix = source.suffix.lower()
+    # The EPUB and HTML readers are imported only for their documents: their parsers
+    # (BeautifulSoup, soupsieve, defusedxml) are a tenth of a second and 5 MB at every start.
     if suffix in EPUB_SUFFIXES:  # a zip archive: its bytes are never decoded as text
+        from narrator.reading.epub import read_epub
+
         book = read_epub(data, source, options)
     elif suffix in HTML_SUFFIXES:  # decoded by the charset it declares
+        from narrator.reading.html import read_html
+
         book = read_html(data, source, options)
     else:
         text = decode_text(data, source, options.encoding, warnings)
@@ -58,5 +62,7 @@ def load_book(source: Path, options: ParseOptions) -> Book:
         else:
             book = split_plain_text(text, source, options)
     warnings.extend(book.warnings)
-    book = spoken_book(book, options)
-    return dataclasses.replace(book, source_sha256=digest, warnings=tuple(warnings))
+    chapters = list(book.chapters)  # the only reference left: spoken in place
+    book = dataclasses.replace(book, chapters=(), source_sha256=digest, warnings=tuple(warnings))
+    speak_chapters(book, chapters, options)
+    return dataclasses.replace(book, chapters=tuple(chapters))

@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from functools import lru_cache
-
-from num2words import CONVERTER_CLASSES, num2words  # type: ignore[import-untyped]
+from types import ModuleType
+from typing import cast
 
 __all__ = ["heading_numbers", "spell_numbers"]
 
@@ -158,12 +158,20 @@ def spell_numbers(text: str, language: str = "en") -> str:
     return _english_numbers(_ABBREVIATION.sub(_abbreviation, text), lang)
 
 
+def _num2words() -> ModuleType:
+    """``num2words``, imported when first needed: it loads every language it has (60
+    modules, 3.5 MB at every start), and a run that spells no numbers never needs them."""
+    import num2words  # type: ignore[import-untyped]
+
+    return cast(ModuleType, num2words)
+
+
 @lru_cache(maxsize=64)
 def _converter_language(language: str) -> str | None:
     """``num2words``' name for a document language ("en-GB" -> "en"), or None."""
     base, _, region = (language.strip() or "en").replace("-", "_").partition("_")
     for candidate in (f"{base.lower()}_{region.upper()}", base.lower()):
-        if candidate in CONVERTER_CLASSES:
+        if candidate in _num2words().CONVERTER_CLASSES:
             return candidate
     return None
 
@@ -251,7 +259,9 @@ def _money(match: re.Match[str], lang: str) -> str:
 def _currency(amount: Decimal, code: str, lang: str) -> str:
     """Money as ``num2words`` says it, without "zero cents" and with "and" before cents."""
     try:
-        spoken = num2words(amount, lang=lang, to="currency", currency=code, separator=_CENTS_MARK)
+        spoken = _num2words().num2words(
+            amount, lang=lang, to="currency", currency=code, separator=_CENTS_MARK
+        )
     except (NotImplementedError, OverflowError, ValueError):
         return ""
     main, _, cents = str(spoken).replace(",", "").partition(_CENTS_MARK)
@@ -290,6 +300,6 @@ def _abbreviation(match: re.Match[str]) -> str:
 def _words(value: int, lang: str, to: str = "cardinal") -> str:
     """``num2words`` without its commas ("one thousand, five hundred" is one number)."""
     try:
-        return str(num2words(value, lang=lang, to=to)).replace(",", "")
+        return str(_num2words().num2words(value, lang=lang, to=to)).replace(",", "")
     except (NotImplementedError, OverflowError, ValueError, TypeError):
         return ""

@@ -25,12 +25,14 @@ from narrator.reading.rules import Rules, apply_rules, load_rules, merge
 from narrator.settings import ParseOptions
 
 
-def spoken_book(book: Book, options: ParseOptions) -> Book:
-    """``book`` with each chapter's text as it will be said."""
+def speak_chapters(book: Book, chapters: list[Chapter], options: ParseOptions) -> None:
+    """Replace each of ``book``'s ``chapters`` by the chapter as it will be said, in place:
+    each old text is freed as its new one is made, so a book whose every heading changes
+    ("Chapter 12" -> "Chapter Twelve") is never in memory twice."""
     rules = _rules(book, options)
     language = dict(book.settings).get("language") or getattr(book, "language", None) or "en"
-    chapters = tuple(_spoken(c, options, rules, language) for c in book.chapters)
-    return dataclasses.replace(book, chapters=chapters)
+    for number, chapter in enumerate(chapters):
+        chapters[number] = _spoken(chapter, options, rules, language)
 
 
 def _spoken(chapter: Chapter, options: ParseOptions, rules: Rules | None, language: str) -> Chapter:
