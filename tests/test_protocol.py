@@ -222,6 +222,12 @@ def test_unreadable_input_message_error_is_not_retried() -> None:
         ' "charDurationsMs": [1]}}',
         '{"audio": "", "alignment": {"chars": ["a"], "charStartTimesMs": [NaN],'
         ' "charDurationsMs": [1]}}',
+        '{"audio": "", "alignment": {"chars": ["a", "b"], "charStartTimesMs": [0, -1],'
+        ' "charDurationsMs": [1, 1]}}',
+        '{"audio": "", "alignment": {"chars": ["a"], "charStartTimesMs": [0],'
+        ' "charDurationsMs": [9007199254740992]}}',
+        '{"audio": "", "alignment": {"chars": ["a"], "charStartTimesMs": [-0.5],'
+        ' "charDurationsMs": [1]}}',
         "[" * 200_000 + "]" * 200_000,
     ],
     ids=lambda raw: repr(raw)[:40],

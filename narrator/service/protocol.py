@@ -20,6 +20,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from narrator.errors import (
@@ -260,10 +261,21 @@ def _alignment(value: object, name: str) -> Alignment | None:
     if not all(isinstance(c, str) for c in chars):
         raise BrokenStreamError(f"the service sent {name} with characters that are not text")
     return Alignment(
-        chars=tuple(str(c) for c in chars),
-        start_ms=tuple(_milliseconds(v, name) for v in starts),
-        duration_ms=tuple(_milliseconds(v, name) for v in durations),
+        chars=tuple(cast("list[str]", chars)),
+        start_ms=_times(starts, name),
+        duration_ms=_times(durations, name),
     )
+
+
+def _times(values: list[object], name: str) -> tuple[int, ...]:
+    """Times in milliseconds; a list of plain ints (what the service sends) is checked by
+    builtins alone, since a generation's alignment is one item a character."""
+    if all(type(v) is int for v in values):
+        ints = cast("list[int]", values)
+        if ints and not (min(ints) >= 0 and max(ints) < 2**53):
+            raise BrokenStreamError(f"the service sent {name} with a time out of range")
+        return tuple(ints)
+    return tuple(_milliseconds(v, name) for v in values)
 
 
 def _list(value: dict[str, object], name: str, *keys: str) -> list[object]:
