@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from narrator.errors import IncompleteAudioError, TransientServiceError
-from narrator.service.completeness import Coverage, StreamTally, bytes_per_second, check_complete
+from narrator.service.completeness import (
+    Coverage,
+    StreamTally,
+    bytes_per_second,
+    check_complete,
+    spoken_length,
+)
 
 
 def tally(chars: int, audio: int, aligned: int | None) -> StreamTally:
@@ -93,3 +99,11 @@ def test_normalised_chunks_that_do_not_match_continue_at_the_cursor() -> None:
     assert coverage.add(list("In")) == 2
     coverage.add(list(" nineteen"))  # normalised text: not in the original
     assert 0 < coverage.covered <= coverage.length
+
+
+def test_spoken_length_of_text_leaves_out_exactly_the_unicode_whitespace() -> None:
+    every = "".join(chr(i) for i in range(0x110000) if not 0xD800 <= i < 0xE000)
+    expected = sum(1 for c in every if not c.isspace())
+    assert spoken_length(every) == expected == len(every) - 29
+    # Alignment items may hold several code points: each voiced item counts once.
+    assert spoken_length(["ab", " ", "\u0915\u094d"]) == 2
