@@ -503,6 +503,19 @@ def main() -> None:
         help="segments: which of chapter,book,sdk,characters (default: all).",
     )
     parser.add_argument(
+        "--drop-share",
+        type=float,
+        default=0.35,
+        help="segments: the server's chance to drop each session (default 0.35; sessions that "
+        "end before their drop point are not dropped, so fewer are).",
+    )
+    parser.add_argument(
+        "--no-kills",
+        dest="kills",
+        action="store_false",
+        help="segments: leave out the SIGKILL cases of the characters part.",
+    )
+    parser.add_argument(
         "--whole-runs",
         type=int,
         default=1,
