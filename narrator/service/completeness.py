@@ -35,9 +35,15 @@ _MP3_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 120
 def spoken_length(chars: Iterable[str]) -> int:
     """Characters that are voiced: text sent and alignment received are compared without
     whitespace, which the service may collapse or drop."""
-    if isinstance(chars, str):  # split() drops exactly what isspace() is true of, in C
-        return len("".join(chars.split()))
+    if isinstance(chars, str):
+        return len(_voiced_text(chars))
     return sum(1 for c in chars if not c.isspace())
+
+
+def _voiced_text(text: str) -> str:
+    """``text`` without whitespace: ``split()`` drops exactly what ``isspace()`` is true of,
+    in C rather than a Python loop over every character."""
+    return "".join(text.split())
 
 
 def bytes_per_second(output_format: str) -> float | None:
@@ -96,7 +102,7 @@ class Coverage:
     """
 
     def __init__(self, text: str) -> None:
-        self._text = "".join(c for c in text if not c.isspace())
+        self._text = _voiced_text(text)
         self._seen = bytearray(len(self._text))
         self._cursor = 0
         self.covered = 0

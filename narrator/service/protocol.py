@@ -268,13 +268,13 @@ def _alignment(value: object, name: str) -> Alignment | None:
 
 
 def _times(values: list[object], name: str) -> tuple[int, ...]:
-    """Times in milliseconds; a list of plain ints (what the service sends) is checked by
-    builtins alone, since a generation's alignment is one item a character."""
+    """Times in milliseconds. A list of plain ints in range (what the service sends) is
+    checked by builtins alone, since a generation's alignment is one item a character;
+    anything else is checked, and refused, item by item."""
     if all(type(v) is int for v in values):
         ints = cast("list[int]", values)
-        if ints and not (min(ints) >= 0 and max(ints) < 2**53):
-            raise BrokenStreamError(f"the service sent {name} with a time out of range")
-        return tuple(ints)
+        if not ints or (min(ints) >= 0 and max(ints) < _MAX_MS):
+            return tuple(ints)
     return tuple(_milliseconds(v, name) for v in values)
 
 
@@ -287,10 +287,14 @@ def _list(value: dict[str, object], name: str, *keys: str) -> list[object]:
     return found
 
 
+#: Times at or above this are refused: beyond it a JSON number is no longer exact.
+_MAX_MS = 2**53
+
+
 def _milliseconds(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise BrokenStreamError(f"the service sent {name} with a time that is not a number")
-    if not 0 <= value < 2**53:  # also false for NaN
+    if not 0 <= value < _MAX_MS:  # also false for NaN
         raise BrokenStreamError(f"the service sent {name} with a time out of range")
     return int(value)
 
