@@ -8,7 +8,7 @@
     python benchmarks/run.py split      # load_book on 10 MB of Markdown
     python benchmarks/run.py segments   # chapters cut across the pool: speed and characters
     python benchmarks/run.py outputs    # what subtitles and a one-file book add to a run
-    python benchmarks/run.py all        # all of the above
+    python benchmarks/run.py all        # scenario, memory, cpu and split
 
 Every client (narrate, the SDK helper, the sequential client) runs as a child process and the
 server (``narrate-server --test-voice tone``) in another, so wall time, CPU and peak memory

@@ -8,8 +8,9 @@ Parts (``--parts``, default all):
 - ``book``: the 24-chapter book at ``-j 8`` against the split and the whole-chapter ideal.
 - ``sdk``: the official SDK's ``convert_realtime``, chapter after chapter, on the same book,
   round robin with the ``book`` runs (needs ``book``).
-- ``characters``: what the service received for the book, clean, with 35% of sessions
-  dropped, and with narrate SIGKILLed part-way and run again; the server is a
+- ``characters``: what the service received for the book, clean, with sessions dropped
+  (each with the chance ``--drop-share``), and with narrate SIGKILLed part-way and run again
+  (unless ``--no-kills``); the server is a
   ``LocalServer`` in this process (a thread with its own loop), so its counters can be read.
 
 The first three use ``narrate-server`` in its own process over wss, as the scenario does.
